@@ -1,0 +1,1 @@
+"""Shared test configuration. Sandbox fixtures come from the connector-sandbox pytest plugin."""
