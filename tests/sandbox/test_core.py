@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sandbox.core import ManualClock, SandboxApp, SandboxClient, SandboxServer, WindowLimiter
-from sandbox.core.app import json_response
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
+
+from sandbox.core import ManualClock, SandboxApp, SandboxClient, SandboxServer, WindowLimiter
+from sandbox.core.app import json_response
 
 
 class CounterApp(SandboxApp):

@@ -57,7 +57,7 @@ class ApiError(Exception):
         self.extra = extra
 
 
-class _DroppedConnection(Exception):  # noqa: N818 - a signal, not an error
+class _DroppedConnection(Exception):
     """Internal: the connection was closed on purpose."""
 
 
@@ -105,7 +105,7 @@ class SandboxApp:
         """The answer to an injected 429 (APIs override to add their headers)."""
         return self.error_response(429, "Too many requests", {"Retry-After": "1"})
 
-    def before_request(self, request: Request) -> Response | None:
+    def before_request(self, request: Request) -> Response | None:  # noqa: ARG002
         """Check auth, headers or rate limits before routing; return a response to stop."""
         return None
 

@@ -1,0 +1,5 @@
+"""``python -m target_atlassian_csm``."""
+
+from target_atlassian_csm.target import TargetAtlassianCSM
+
+TargetAtlassianCSM.cli()

@@ -1,0 +1,389 @@
+"""HTTP access to the CSM REST API: auth, pacing, retries, and tolerant response reading.
+
+Requests follow the reference (``docs/csm-api-choices.md``); responses are read in both
+dialects the docs use (``id`` / ``taskId``; ``FINISHED`` / ``COMPLETED``; failures with
+``entityId`` / ``index``). Transient trouble (connection errors, 429, 5xx) is retried here,
+waiting for ``Retry-After`` when the server says how long; everything a caller must decide
+about (a full task cap, a rejected request, bad credentials) is raised as its own exception.
+Secrets never appear in messages: errors name the method, path, status and the server's text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+
+from target_atlassian_csm.summary import RunSummary
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+RUNNING, DONE, FAILED = "running", "done", "failed"
+_STATUS_MAP = {
+    "NOT_STARTED": RUNNING,
+    "IN_PROGRESS": RUNNING,
+    "PROCESSING": RUNNING,
+    "QUEUED": RUNNING,
+    "FINISHED": DONE,
+    "COMPLETED": DONE,
+    "FAILED": FAILED,
+}
+
+
+class CsmError(Exception):
+    """Base of the client's errors."""
+
+
+class FatalApiError(CsmError):
+    """Nothing more can be done this run (credentials, permissions, retries exhausted)."""
+
+
+class RequestRejected(CsmError):
+    """The server refused this request (a 4xx other than the cases below)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class TaskCapReached(CsmError):
+    """400 ``Maximum number of tasks reached``: the site's task slots are full."""
+
+
+class IdempotencyClash(RequestRejected):
+    """The key was used before with another body."""
+
+
+class NotFoundError(RequestRejected):
+    """404."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failure reported by a task, in either dialect."""
+
+    error: str
+    index: int | None = None
+    entity_id: str | None = None
+    operated_on_ids: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """A task's state, normalised: ``running``, ``done`` or ``failed``."""
+
+    task_id: str
+    state: str
+    raw_status: str
+    failures: tuple[Failure, ...] = ()
+
+
+def check_base_url(base_url: str) -> str:
+    """Refuse plain http except on loopback (the sandbox); return the URL without a trailing /."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        msg = f"base_url must be an http(s) URL, got {base_url!r}"
+        raise ValueError(msg)
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        msg = f"base_url must use https (plain http is allowed on loopback only): {base_url!r}"
+        raise ValueError(msg)
+    return base_url.rstrip("/")
+
+
+def encode_body(body: Any) -> bytes:
+    """Canonical JSON bytes: what is sent and what the idempotency key is derived from."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+
+
+def idempotency_key(endpoint: str, body: bytes, salt: str = "") -> str:
+    """sha256(endpoint, body, salt): a retry of the same request replays the same key."""
+    digest = hashlib.sha256()
+    for part in (endpoint.encode(), b"\n", body, b"\n", salt.encode()):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def parse_task(body: Mapping[str, Any], task_id: str) -> TaskStatus:
+    """Read a task status answer in either dialect."""
+    raw_status = str(body.get("status") or "").upper()
+    failures = []
+    for item in body.get("failures") or []:
+        if not isinstance(item, Mapping):
+            failures.append(Failure(error=str(item)))
+            continue
+        index = item.get("index")
+        failures.append(
+            Failure(
+                error=str(
+                    item.get("error")
+                    or item.get("message")
+                    or item.get("errorMessage")
+                    or "unspecified failure"
+                ),
+                index=int(index) if isinstance(index, int | str) and str(index).isdigit() else None,
+                entity_id=str(item["entityId"]) if item.get("entityId") is not None else None,
+                operated_on_ids=tuple(str(x) for x in item.get("operatedOnIds") or ()),
+                raw=item,
+            )
+        )
+    return TaskStatus(
+        task_id=str(body.get("id") or body.get("taskId") or task_id),
+        state=_STATUS_MAP.get(raw_status, RUNNING),
+        raw_status=raw_status,
+        failures=tuple(failures),
+    )
+
+
+def error_message(response: requests.Response) -> str:
+    """The server's own words, from ``message``, ``errorMessage`` or ``errors``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason or ""
+    if isinstance(body, Mapping):
+        for key in ("message", "errorMessage"):
+            if body.get(key):
+                return str(body[key])
+        if body.get("errors"):
+            return json.dumps(body["errors"])[:500]
+    return json.dumps(body)[:500]
+
+
+def retry_after_seconds(response: requests.Response, now: float | None = None) -> float | None:
+    """How long the server asks us to wait: ``Retry-After`` (seconds or date), else the reset."""
+    now = time.time() if now is None else now
+    header = response.headers.get("Retry-After")
+    if header:
+        text = header.strip()
+        if text.replace(".", "", 1).isdigit():
+            return float(text)
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+            return max(0.0, when.timestamp() - now)
+        except (TypeError, ValueError):
+            pass
+    reset = response.headers.get("X-RateLimit-Reset")
+    if reset:
+        try:
+            when = dt.datetime.fromisoformat(reset.strip().replace("Z", "+00:00"))
+            return max(0.0, when.timestamp() - now)
+        except ValueError:
+            return None
+    return None
+
+
+class Pacer:
+    """A shared token bucket (requests per second) with a pause that a 429 can extend."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._capacity = max(1.0, rate)
+        self._tokens = self._capacity
+        self._updated = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller for ``seconds`` (the server asked for quiet)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        """Block until one request may be sent."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                if now < self._paused_until:
+                    delay = self._paused_until - now
+                elif self.rate <= 0:
+                    return
+                else:
+                    self._tokens = min(
+                        self._capacity, self._tokens + (now - self._updated) * self.rate
+                    )
+                    self._updated = now
+                    if self._tokens >= 1:
+                        self._tokens -= 1
+                        return
+                    delay = (1 - self._tokens) / self.rate
+            time.sleep(delay)
+
+
+class CsmClient:
+    """One CSM site's REST API (thread-safe; one HTTP session per thread)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        cloud_id: str,
+        access_token: str | None = None,
+        user_email: str | None = None,
+        api_token: str | None = None,
+        max_requests_per_second: float = 10.0,
+        timeout: float = 60.0,
+        max_retries: int = 8,
+        max_backoff_seconds: float = 60.0,
+        summary: RunSummary | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self.api_root = f"{self.base_url}/jsm/csm/cloudid/{cloud_id}/api/v1"
+        if access_token:
+            self._auth_header = f"Bearer {access_token}"
+        elif user_email and api_token:
+            self._auth_header = requests.auth._basic_auth_str(user_email, api_token)  # noqa: SLF001
+        else:
+            msg = "CSM credentials missing: set access_token, or user_email and api_token"
+            raise ValueError(msg)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_backoff_seconds = max_backoff_seconds
+        self.pacer = Pacer(max_requests_per_second)
+        self.summary = summary or RunSummary()
+        self.logger = logger or logging.getLogger("target_atlassian_csm.client")
+        self._local = threading.local()
+        self.stop_event = threading.Event()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(
+                {
+                    "Authorization": self._auth_header,
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
+                    "X-ExperimentalApi": "opt-in",
+                    "User-Agent": "target-atlassian-csm",
+                }
+            )
+            self._local.session = session
+        return session
+
+    def _sleep(self, seconds: float) -> None:
+        if self.stop_event.wait(seconds):
+            msg = "stopping: the run was interrupted while waiting to retry"
+            raise FatalApiError(msg)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        idempotency_key: str | None = None,
+        kind: str = "other",
+    ) -> Any:
+        """Send one request, retrying transient failures; return the parsed JSON answer."""
+        url = f"{self.api_root}/{path.lstrip('/')}"
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        waits = backoff.expo(base=2, factor=0.5, max_value=self.max_backoff_seconds)
+        next(waits)  # the generator's first value is a priming None
+        problem = ""
+        for _attempt in range(self.max_retries + 1):
+            self.pacer.wait()
+            try:
+                response = self._session().request(
+                    method, url, data=body, headers=headers, timeout=self.timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self.summary.request("connection_errors")
+                problem = f"connection error ({type(exc).__name__})"
+                self._sleep(random.uniform(0, next(waits)))
+                continue
+            self.summary.request(kind)
+            status = response.status_code
+            if status in (429, 503):
+                self.summary.request("throttled_429" if status == 429 else "unavailable_503")
+                wait = retry_after_seconds(response)
+                wait = wait if wait is not None else random.uniform(0, next(waits))
+                self.pacer.pause(wait)
+                problem = f"{status} ({error_message(response)})"
+                self.logger.info("CSM asked to slow down (%s): waiting %.1fs", status, wait)
+                self._sleep(wait)
+                continue
+            if status >= 500:
+                self.summary.request("server_errors")
+                problem = f"{status} ({error_message(response)})"
+                self._sleep(random.uniform(0, next(waits)))
+                continue
+            if status < 400:
+                return response.json() if response.content else {}
+            self._raise_for(method, path, status, error_message(response))
+        msg = (
+            f"CSM {method} {path} failed after {self.max_retries + 1} attempts; last: {problem}. "
+            "Nothing after the last emitted STATE is lost: rerun to resume."
+        )
+        raise FatalApiError(msg)
+
+    @staticmethod
+    def _raise_for(method: str, path: str, status: int, message: str) -> None:
+        where = f"CSM {method} {path}"
+        if status in (401, 403):
+            msg = f"{where}: {status} {message!r}: check the credentials and the site's permissions"
+            raise FatalApiError(msg)
+        if status == 412:
+            msg = f"{where}: 412 {message!r}: the experimental opt-in header was refused"
+            raise FatalApiError(msg)
+        if status == 400 and "maximum number of tasks" in message.lower():
+            raise TaskCapReached(message)
+        if status in (400, 409, 422) and "same request data" in message.lower():
+            raise IdempotencyClash(status, message)
+        if status == 404:
+            raise NotFoundError(status, message)
+        raise RequestRejected(status, message)
+
+    # ------------------------------------------------------------------- operations
+    def submit(self, endpoint: str, body: bytes, key: str) -> str:
+        """POST a bulk request; return the task id."""
+        answer = self.request("POST", endpoint, body=body, idempotency_key=key, kind="submits")
+        task_id = answer.get("id") or answer.get("taskId")
+        if not task_id:
+            msg = f"CSM POST {endpoint}: the answer has no task id: {json.dumps(answer)[:300]}"
+            raise FatalApiError(msg)
+        return str(task_id)
+
+    def task(self, task_id: str) -> TaskStatus:
+        """GET a task's status."""
+        return parse_task(self.request("GET", f"tasks/{task_id}", kind="polls"), task_id)
+
+    def detail_fields(self, entity: str) -> dict[str, Any]:
+        """GET the detail fields of ``customer`` or ``organization``."""
+        return self.request("GET", f"{entity}/details", kind="field_reads")
+
+    def create_detail_field(
+        self, entity: str, name: str, type_name: str, options: list[str] | None = None
+    ) -> dict[str, Any]:
+        """POST one detail field definition."""
+        kind: dict[str, Any] = {"name": type_name}
+        if options:
+            kind["options"] = options
+        body = encode_body({"name": name, "type": kind})
+        return self.request("POST", f"{entity}/details", body=body, kind="field_writes")
+
+    def fetch_organizations(self, names: list[str]) -> list[dict[str, Any]]:
+        """POST organization/fetch by names (≤ 50); return ``[{id, name}]`` for those found."""
+        answer = self.request(
+            "POST",
+            "organization/fetch",
+            body=encode_body({"organizationNames": names}),
+            kind="lookups",
+        )
+        results = (
+            answer.get("results", answer.get("values", [])) if isinstance(answer, dict) else answer
+        )
+        return [r for r in results or [] if isinstance(r, Mapping) and r.get("id")]

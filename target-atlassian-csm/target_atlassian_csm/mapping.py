@@ -1,0 +1,238 @@
+"""Stream → CSM entity rules, and turning one record into an :class:`Operation`.
+
+A :class:`StreamRule` is what a user writes under ``mapping.<stream>`` in the settings (or
+what a preset supplies): which entity the stream feeds, where the email / name / display
+name / organization reference are, and which fields become which detail fields. A
+:class:`StreamMapper` is the rule compiled against the stream's schema and the site's field
+catalog, run once per record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from target_atlassian_csm.fields import EMAIL_RE, FieldCatalog, FieldDef, InvalidValue
+from target_atlassian_csm.limits import MAX_DETAIL_FIELDS
+from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION, Operation, OrgRef
+from target_atlassian_csm.paths import Getter, compile_alternatives, compile_path
+
+IGNORE = "ignore"
+ENTITIES = (CUSTOMER, ORGANIZATION, IGNORE)
+#: Kustomer's custom-attribute type suffixes (kustomer-api.md §7): ``tierStr`` → ``tier``.
+TYPE_SUFFIX_RE = re.compile(r"^(.*[a-z0-9])(Str|Txt|Num|At|Bool|Url)$")
+
+Expr = str | Sequence[str] | None
+
+
+class MappingError(ValueError):
+    """The record cannot become a CSM operation; the message says why."""
+
+
+@dataclass
+class Skip:
+    """The rule says this record is not to be loaded (e.g. archived); not a failure."""
+
+    reason: str
+
+
+@dataclass
+class StreamRule:
+    """How one stream maps to CSM (the ``mapping.<stream>`` setting)."""
+
+    entity: str
+    email: Expr = None
+    name: Expr = None
+    display_name: Expr = None
+    source_id: Expr = None
+    organization_name: Expr = None
+    organization_id: Expr = None
+    organization_stream: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+    details_auto: bool = True
+    details_from: list[str] = field(default_factory=lambda: [""])
+    strip_type_suffixes: bool = False
+    exclude_fields: list[str] = field(default_factory=list)
+    skip_when: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, stream: str, config: Mapping[str, Any]) -> StreamRule:
+        """Read a rule from settings, refusing unknown keys so typos do not pass silently."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            msg = f"mapping.{stream}: unknown key(s) {unknown}; known: {sorted(known)}"
+            raise ValueError(msg)
+        entity = config.get("entity")
+        if entity not in ENTITIES:
+            msg = f"mapping.{stream}.entity must be one of {ENTITIES}, got {entity!r}"
+            raise ValueError(msg)
+        rule = cls(**dict(config))
+        if rule.entity == CUSTOMER and not rule.email:
+            msg = f"mapping.{stream}: a customer stream needs `email` (the field holding it)"
+            raise ValueError(msg)
+        if rule.entity == ORGANIZATION and not rule.name:
+            msg = f"mapping.{stream}: an organization stream needs `name`"
+            raise ValueError(msg)
+        if rule.organization_id and not rule.organization_stream:
+            msg = f"mapping.{stream}: `organization_id` needs `organization_stream`"
+            raise ValueError(msg)
+        return rule
+
+    def merged(self, overrides: Mapping[str, Any], stream: str) -> StreamRule:
+        """This rule with some keys overridden by the user's settings."""
+        base = {f.name: getattr(self, f.name) for f in fields(self)}
+        base.update(overrides)
+        return StreamRule.from_config(stream, base)
+
+
+def _schema_at(schema: Mapping[str, Any], container: str) -> Mapping[str, Any]:
+    node: Mapping[str, Any] = schema
+    for part in [p for p in container.split(".") if p]:
+        node = (node.get("properties") or {}).get(part) or {}
+    return node.get("properties") or {}
+
+
+def _paths_in(rule_expr: Expr) -> set[str]:
+    if rule_expr is None:
+        return set()
+    exprs = [rule_expr] if isinstance(rule_expr, str) else list(rule_expr)
+    out: set[str] = set()
+    for expr in exprs:
+        out.update(re.findall(r"\{([^{}]+)\}", expr) if "{" in expr else [expr])
+    return out
+
+
+class StreamMapper:
+    """A rule compiled for one stream's schema and the site's catalog."""
+
+    def __init__(
+        self,
+        stream: str,
+        rule: StreamRule,
+        schema: Mapping[str, Any],
+        catalog: FieldCatalog,
+        *,
+        drop_invalid_details: bool = False,
+    ) -> None:
+        self.stream = stream
+        self.rule = rule
+        self.entity = rule.entity
+        self.drop_invalid_details = drop_invalid_details
+        self._identity = compile_alternatives(rule.email if rule.entity == CUSTOMER else rule.name)
+        self._display = compile_alternatives(rule.display_name)
+        self._source_id = compile_alternatives(rule.source_id)
+        self._org_names = compile_alternatives(rule.organization_name)
+        self._org_ids = compile_alternatives(rule.organization_id)
+        self._skips = [(compile_path(p), v, p) for p, v in rule.skip_when.items()]
+        self.details: list[tuple[FieldDef, Getter]] = []
+        self.unknown_fields: list[str] = []
+        self._compile_details(schema, catalog)
+
+    def _compile_details(self, schema: Mapping[str, Any], catalog: FieldCatalog) -> None:
+        mapped: set[str] = set()
+        for csm_name, expr in self.rule.details.items():
+            definition = catalog.get(csm_name)
+            if definition is None:
+                self.unknown_fields.append(csm_name)
+                continue
+            getter = compile_alternatives(expr)
+            if getter is not None:
+                self.details.append((definition, getter))
+                mapped.add(csm_name)
+        if not self.rule.details_auto:
+            return
+        used = set().union(
+            *(
+                _paths_in(e)
+                for e in (
+                    self.rule.email,
+                    self.rule.name,
+                    self.rule.source_id,
+                    self.rule.organization_id,
+                    self.rule.organization_name,
+                )
+            ),
+            self.rule.details.values(),
+            self.rule.exclude_fields,
+            self.rule.skip_when,
+        )
+        for container in self.rule.details_from:
+            for prop in _schema_at(schema, container):
+                path = f"{container}.{prop}" if container else prop
+                if path in used or prop in used:
+                    continue
+                candidate = prop
+                if self.rule.strip_type_suffixes and (m := TYPE_SUFFIX_RE.match(prop)):
+                    candidate = m.group(1)
+                definition = catalog.match(candidate)
+                if definition is None or definition.name in mapped:
+                    continue
+                self.details.append((definition, compile_path(path)))
+                mapped.add(definition.name)
+
+    def map(self, record: dict[str, Any]) -> Operation | Skip:
+        """Map one record, or say why it is skipped; raises MappingError when it is invalid."""
+        for getter, expected, path in self._skips:
+            if getter(record) == expected:
+                return Skip(f"{path} is {expected!r}")
+        identity = self._identity(record) if self._identity else None
+        identity = str(identity).strip() if identity not in (None, "") else ""
+        if self.entity == CUSTOMER:
+            if not identity:
+                msg = "no email: CSM creates customers only with an email"
+                raise MappingError(msg)
+            if not EMAIL_RE.match(identity):
+                msg = f"invalid email {identity!r}"
+                raise MappingError(msg)
+        elif not identity:
+            msg = "no organization name: CSM creates organizations only with a name"
+            raise MappingError(msg)
+        details: dict[str, list[str]] = {}
+        problems: list[str] = []
+        for definition, getter in self.details:
+            try:
+                values = definition.format(getter(record))
+            except InvalidValue as exc:
+                problems.append(str(exc))
+                continue
+            if values:
+                details[definition.name] = values
+        if len(details) > MAX_DETAIL_FIELDS:
+            msg = f"{len(details)} detail fields (CSM allows {MAX_DETAIL_FIELDS} per entity)"
+            raise MappingError(msg)
+        if problems and not self.drop_invalid_details:
+            raise MappingError("; ".join(problems))
+        source_id = self._source_id(record) if self._source_id else None
+        display = self._display(record) if self._display else None
+        return Operation(
+            entity=self.entity,
+            identity=identity,
+            stream=self.stream,
+            source_id=str(source_id) if source_id not in (None, "") else None,
+            display_name=str(display).strip() or None if display not in (None, "") else None,
+            details=details,
+            org_refs=self._refs(record),
+            record=record,
+            warnings=problems,
+        )
+
+    def _refs(self, record: dict[str, Any]) -> tuple[OrgRef, ...]:
+        if self.entity != CUSTOMER:
+            return ()
+        refs: list[OrgRef] = []
+        for getter, kind in ((self._org_ids, "source"), (self._org_names, "name")):
+            if getter is None:
+                continue
+            value = getter(record)
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                if item in (None, ""):
+                    continue
+                stream = self.rule.organization_stream if kind == "source" else None
+                ref = OrgRef(kind, str(item).strip(), stream)
+                if ref not in refs:
+                    refs.append(ref)
+        return tuple(refs)

@@ -1,0 +1,220 @@
+"""The target's settings (``--about`` lists them; meltano.yml declares the same)."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+from target_atlassian_csm.limits import (
+    CUSTOMER_PROFILE_BULK_MAX,
+    ORGANIZATION_PROFILE_BULK_MAX,
+    TASK_CAP_GENEROUS,
+)
+from target_atlassian_csm.presets import PRESETS
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "cloud_id",
+        th.StringType,
+        required=True,
+        title="Cloud ID",
+        description="The CSM site's cloud id (GET https://<site>.atlassian.net/_edge/tenant_info).",
+    ),
+    th.Property(
+        "base_url",
+        th.StringType,
+        default="https://api.atlassian.com",
+        title="API base URL",
+        description="Host of the CSM REST API; requests go to {base_url}/jsm/csm/cloudid/"
+        "{cloud_id}/api/v1. Must be https except on loopback (the sandbox).",
+    ),
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        title="OAuth access token",
+        description="OAuth 2.0 (3LO) bearer token. Either this, or user_email + api_token.",
+    ),
+    th.Property(
+        "user_email",
+        th.StringType,
+        title="User email",
+        description="Atlassian account email for Basic auth with api_token.",
+    ),
+    th.Property(
+        "api_token",
+        th.StringType,
+        secret=True,
+        title="API token",
+        description="Atlassian API token for Basic auth with user_email.",
+    ),
+    th.Property(
+        "mapping_preset",
+        th.StringType,
+        default="auto",
+        allowed_values=list(PRESETS),
+        title="Mapping preset",
+        description="Default stream rules: 'auto' detects this project's taps "
+        "(tap-hubspot-contacts, tap-kustomer) by stream name and schema and "
+        "falls back to generic rules (streams named like customers / "
+        "organizations); 'none' loads only the streams in `mapping`.",
+    ),
+    th.Property(
+        "mapping",
+        th.ObjectType(additional_properties=True),
+        default={},
+        title="Stream mapping",
+        description="Per stream: {entity: customer|organization|ignore, email, name, "
+        "display_name, source_id, organization_name, organization_id, "
+        "organization_stream, details: {<CSM field>: <field path>}, "
+        "details_auto, details_from, strip_type_suffixes, exclude_fields, "
+        "skip_when}. Paths are dotted (attributes.emails[0].email) or "
+        "templates ({firstname} {lastname}); lists mean first non-empty. "
+        "Overrides the preset key by key. See docs/target-atlassian-csm.md.",
+    ),
+    th.Property(
+        "create_missing_organizations",
+        th.BooleanType,
+        default=True,
+        title="Create missing organizations",
+        description="Create an organization (by name) when a customer references one "
+        "that does not exist in CSM.",
+    ),
+    th.Property(
+        "invalid_detail_policy",
+        th.StringType,
+        default="reject_record",
+        allowed_values=["reject_record", "drop_field"],
+        title="Invalid detail policy",
+        description="A value that does not fit its CSM field (unknown option, bad date): "
+        "dead-letter the whole record, or load it without that field and "
+        "write a warning.",
+    ),
+    th.Property(
+        "customer_batch_size",
+        th.IntegerType,
+        default=CUSTOMER_PROFILE_BULK_MAX,
+        title="Customer batch size",
+        description=f"Customers per bulk request (1-{CUSTOMER_PROFILE_BULK_MAX}, the "
+        "profile bulk limit).",
+    ),
+    th.Property(
+        "organization_batch_size",
+        th.IntegerType,
+        default=ORGANIZATION_PROFILE_BULK_MAX,
+        title="Organization batch size",
+        description=f"Organizations per bulk request (1-{ORGANIZATION_PROFILE_BULK_MAX}).",
+    ),
+    th.Property(
+        "max_tasks_in_flight",
+        th.IntegerType,
+        default=5,
+        title="Max tasks in flight",
+        description="Bulk tasks kept running at once (CSM allows 5 or 10 unfinished "
+        f"tasks per site; 1-{TASK_CAP_GENEROUS}).",
+    ),
+    th.Property(
+        "max_requests_per_second",
+        th.NumberType,
+        default=10,
+        title="Max requests per second",
+        description="Client-side pacing of all requests; 429s are honoured on top.",
+    ),
+    th.Property(
+        "batch_max_wait_seconds",
+        th.NumberType,
+        default=2,
+        title="Batch max wait (s)",
+        description="Send a partly filled batch once its oldest record waited this long.",
+    ),
+    th.Property(
+        "state_every_records",
+        th.IntegerType,
+        default=1000,
+        title="STATE every N records",
+        description="Emit the tap's STATE (when confirmed) after this many settled records...",
+    ),
+    th.Property(
+        "state_every_seconds",
+        th.NumberType,
+        default=30,
+        title="STATE every T seconds",
+        description="...or after this many seconds, whichever comes first.",
+    ),
+    th.Property(
+        "ledger_path",
+        th.StringType,
+        default=".csm/ledger.sqlite",
+        title="Ledger path",
+        description="SQLite ledger (source id <-> CSM id, payload hashes, tasks): makes "
+        "resyncs skip unchanged records and restarts resume in-flight tasks. "
+        "One ledger per CSM site.",
+    ),
+    th.Property(
+        "dead_letter_path",
+        th.StringType,
+        default=".csm/dead-letters.jsonl",
+        title="Dead-letter path",
+        description="JSON Lines file of records that did not land, with the reason.",
+    ),
+    th.Property(
+        "summary_path",
+        th.StringType,
+        default=".csm/summary.json",
+        title="Summary path",
+        description="JSON file with the run summary.",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        title="Dry run",
+        description="Read the site's fields, map and validate everything, print the "
+        "plan; send no bulk request and write no ledger.",
+    ),
+    th.Property(
+        "max_failure_rate",
+        th.NumberType,
+        default=0.05,
+        title="Max failure rate",
+        description="Exit non-zero when dead-lettered records exceed this share of the "
+        "records attempted.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=8,
+        title="Max retries",
+        description="Retries of one request on connection errors, 429 and 5xx.",
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        th.NumberType,
+        default=60,
+        title="Request timeout (s)",
+        description="Timeout of one HTTP request.",
+    ),
+    th.Property(
+        "task_timeout_seconds",
+        th.NumberType,
+        default=2400,
+        title="Task timeout (s)",
+        description="A task still running after this long is treated as failed and its "
+        "records resubmitted (CSM itself times tasks out after 30 minutes).",
+    ),
+    th.Property(
+        "max_task_attempts",
+        th.IntegerType,
+        default=3,
+        title="Max task attempts",
+        description="Times one record is resubmitted alone after tasks ending FAILED "
+        "without detail, before it is dead-lettered.",
+    ),
+    th.Property(
+        "shutdown_grace_seconds",
+        th.NumberType,
+        default=60,
+        title="Shutdown grace (s)",
+        description="On SIGTERM/SIGINT, how long to wait for tasks in flight before "
+        "exiting (they are recovered from the ledger by the next run).",
+    ),
+).to_dict()

@@ -1,0 +1,170 @@
+"""Sinks: one per stream, each mapping records and handing them to the shared pipeline.
+
+Batching is not the SDK's here: the pipeline batches per CSM endpoint across streams and
+keeps several tasks in flight, so a sink only maps, validates and hands over (a RecordSink
+whose ``current_size`` stays 0, so the SDK never drains it on its own). Records that break
+their Singer schema are dead-lettered with the validator's message instead of stopping the
+run, and date strings are left as strings: the detail-field formatters read them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.sinks import RecordSink
+
+from target_atlassian_csm.mapping import IGNORE, MappingError, Skip, StreamMapper, StreamRule
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers._typing import DatetimeErrorTreatmentEnum
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
+    from target_atlassian_csm.target import TargetAtlassianCSM
+
+
+class _NoteErrors:
+    """Wraps the SDK's validator: remembers the error instead of raising it."""
+
+    def __init__(self, inner: BaseJSONSchemaValidator, sink: CsmSink) -> None:
+        self.inner = inner
+        self.sink = sink
+
+    def validate(self, record: dict[str, Any]) -> None:
+        try:
+            self.inner.validate(record)
+        except InvalidRecord as exc:
+            self.sink.schema_error = f"record does not match the stream's schema: {exc}"
+
+
+class CsmSink(RecordSink):
+    """Maps a stream's records to CSM operations (see module docstring)."""
+
+    def __init__(
+        self,
+        target: TargetAtlassianCSM,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: list[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.csm_target = target
+        self.rule: StreamRule = target.rule_for(stream_name)
+        self.schema_error: str | None = None
+        self._mapper: StreamMapper | None = None
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """The SDK's validator, wrapped so a bad record is dead-lettered, not fatal."""
+        inner = super().get_validator()
+        return _NoteErrors(inner, self) if inner is not None else None  # type: ignore[return-value]
+
+    def _parse_timestamps_in_record(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """Keep date strings as sent: the field formatters parse what they need."""
+
+    @property
+    def mapper(self) -> StreamMapper:
+        """The rule compiled against the schema and the site's fields (first use only)."""
+        if self._mapper is None:
+            runtime = self.csm_target.runtime
+            catalog = runtime.catalog(self.rule.entity)
+            mapper = StreamMapper(
+                self.stream_name,
+                self.rule,
+                self.schema,
+                catalog,
+                drop_invalid_details=self.config.get("invalid_detail_policy") == "drop_field",
+            )
+            if mapper.unknown_fields:
+                msg = (
+                    f"mapping.{self.stream_name}.details names CSM {self.rule.entity} field(s) "
+                    f"{mapper.unknown_fields} that the site does not have; its fields: "
+                    f"{catalog.names()}"
+                )
+                raise ValueError(msg)
+            mapped = ", ".join(f.name for f, _ in mapper.details) or "(none)"
+            self.logger.info(
+                "Stream '%s' loads as CSM %ss; detail fields: %s",
+                self.stream_name,
+                self.rule.entity,
+                mapped,
+            )
+            self._mapper = mapper
+        return self._mapper
+
+    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+        """Map one record and hand it to the pipeline, or dead-letter it with the reason."""
+        runtime = self.csm_target.runtime
+        seq = runtime.barrier.next_seq()
+        line = self.csm_target.line_number
+        entity = self.rule.entity
+        problem = self.schema_error
+        self.schema_error = None
+        result: Any = None
+        if problem is None:
+            try:
+                result = self.mapper.map(record)
+            except MappingError as exc:
+                problem = str(exc)
+        if problem is not None:
+            runtime.summary.count(entity, "received")
+            runtime.summary.count(entity, "failed")
+            runtime.dead_letters.write(
+                reason=problem,
+                stream=self.stream_name,
+                record=record,
+                entity=entity,
+                source_id=self._source_id(record),
+                line=line,
+            )
+            runtime.barrier.settle([seq])
+            return
+        if isinstance(result, Skip):
+            runtime.summary.count(entity, "received")
+            runtime.summary.count(entity, "skipped")
+            runtime.barrier.settle([seq])
+            return
+        result.seqs = [seq]
+        for warning in result.warnings:
+            runtime.dead_letters.write(
+                reason=f"loaded without a field: {warning}",
+                stream=self.stream_name,
+                record=record,
+                entity=entity,
+                identity=result.identity,
+                source_id=result.source_id,
+                line=line,
+                severity="warning",
+            )
+        runtime.pipeline.accept(result)
+
+    def _source_id(self, record: dict) -> str | None:
+        value = record.get("id") if isinstance(record, dict) else None
+        return str(value) if value is not None else None
+
+
+class IgnoredSink(RecordSink):
+    """A stream that is not mapped to CSM: counted, not loaded."""
+
+    def __init__(
+        self,
+        target: TargetAtlassianCSM,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: list[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.csm_target = target
+
+    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+        """Count the record."""
+        self.csm_target.ignored(self.stream_name)
+
+    def _parse_timestamps_in_record(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """Nothing to parse: the record is not loaded."""
+
+
+__all__ = ["IGNORE", "CsmSink", "IgnoredSink"]

@@ -1,0 +1,124 @@
+"""The run summary: what happened to every record, task and request, for the log and a file.
+
+Counts are per entity. ``created`` means new to this target's ledger (CSM's UPSERT does not
+say whether it created or matched a customer), ``updated`` means the ledger knew the record
+and its payload changed, ``unchanged`` means it was skipped because nothing changed,
+``merged`` means it was folded into another record with the same email or name, ``skipped``
+means the mapping said not to load it (archived, deleted), ``failed`` means dead-lettered.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from target_atlassian_csm.files import private_path
+
+ENTITY_COUNTS = ("received", "created", "updated", "unchanged", "merged", "skipped", "failed")
+
+
+class RunSummary:
+    """Thread-safe counters for one run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = time.time()
+        self._monotonic = time.monotonic()
+        self.entities: dict[str, Counter[str]] = {
+            "customer": Counter(),
+            "organization": Counter(),
+        }
+        self.tasks: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+        self.ignored_streams: Counter[str] = Counter()
+        self.warnings = 0
+        self.state_messages = 0
+        self.elapsed: float | None = None
+        self.dry_run = False
+
+    def count(self, entity: str, what: str, n: int = 1) -> None:
+        """Add to an entity counter."""
+        with self._lock:
+            self.entities[entity][what] += n
+
+    def task(self, what: str, n: int = 1) -> None:
+        """Add to a task counter."""
+        with self._lock:
+            self.tasks[what] += n
+
+    def request(self, what: str, n: int = 1) -> None:
+        """Add to a request counter."""
+        with self._lock:
+            self.requests[what] += n
+
+    def ignored(self, stream: str) -> None:
+        """A record of a stream that is not mapped to CSM."""
+        with self._lock:
+            self.ignored_streams[stream] += 1
+
+    def finish(self) -> None:
+        """Stop the clock."""
+        self.elapsed = time.monotonic() - self._monotonic
+
+    def failure_rate(self) -> float:
+        """Failed over attempted (received minus skipped and merged)."""
+        with self._lock:
+            failed = sum(c["failed"] for c in self.entities.values())
+            attempted = sum(
+                c["received"] - c["skipped"] - c["merged"] for c in self.entities.values()
+            )
+        return failed / attempted if attempted else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        with self._lock:
+            return {
+                "dry_run": self.dry_run,
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+                "elapsed_seconds": round(self.elapsed or time.monotonic() - self._monotonic, 3),
+                "entities": {
+                    e: {k: c.get(k, 0) for k in ENTITY_COUNTS} for e, c in self.entities.items()
+                },
+                "warnings": self.warnings,
+                "tasks": dict(self.tasks),
+                "requests": dict(self.requests),
+                "ignored_streams": dict(self.ignored_streams),
+                "state_messages_emitted": self.state_messages,
+            }
+
+    def render(self) -> list[str]:
+        """Human-readable lines for the log."""
+        data = self.to_dict()
+        lines = [
+            f"CSM load summary{' (dry run: nothing written)' if self.dry_run else ''}: "
+            f"{data['elapsed_seconds']:.1f}s"
+        ]
+        for entity, counts in data["entities"].items():
+            if counts["received"]:
+                parts = ", ".join(f"{k} {v}" for k, v in counts.items())
+                lines.append(f"  {entity}s: {parts}")
+        if data["tasks"]:
+            tasks = ", ".join(f"{k} {v}" for k, v in sorted(data["tasks"].items()))
+            lines.append(f"  tasks: {tasks}")
+        if data["requests"]:
+            lines.append(
+                "  requests: " + ", ".join(f"{k} {v}" for k, v in sorted(data["requests"].items()))
+            )
+        if data["ignored_streams"]:
+            lines.append(
+                "  ignored streams (not mapped): "
+                + ", ".join(f"{k} ({v})" for k, v in sorted(data["ignored_streams"].items()))
+            )
+        if data["warnings"]:
+            lines.append(f"  warnings: {data['warnings']} (see the dead-letter file)")
+        lines.append(f"  STATE messages emitted: {data['state_messages_emitted']}")
+        return lines
+
+    def write(self, path: str | Path) -> None:
+        """Write the JSON summary file (owner-only)."""
+        target = private_path(path)
+        target.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
