@@ -1,0 +1,210 @@
+"""What a CSM site holds: detail field definitions, customers and organizations.
+
+The store knows identity and lookup rules, not request shapes: emails and organization
+names are matched case-insensitively (and are unique per site), field names exactly as
+defined. Customer ids are ``qm:<site uuid>:<uuid>`` and organization ids numeric strings
+(``"1"``, ``"2"``, ...), both deterministic in creation order so two runs of a test see the
+same ids. Memberships are kept on both sides, in insertion order, and only ever added.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+ENTITIES = ("customer", "organization")
+SELECT_TYPES = frozenset({"SELECT", "MULTISELECT"})
+BASE_TYPES = frozenset({"TEXT", "SELECT", "MULTISELECT", "DATE", "EMAIL", "PHONE", "URL", "NUMBER"})
+
+
+@dataclass
+class FieldDef:
+    """One detail field definition; ``position`` is 1-based, in creation order."""
+
+    name: str
+    type: str
+    options: list[str] = field(default_factory=list)
+    position: int = 0
+
+    @property
+    def multi(self) -> bool:
+        """Whether the field takes more than one value."""
+        return self.type == "MULTISELECT"
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``GET {entity}/details`` shape."""
+        kind: dict[str, Any] = {"name": self.type}
+        if self.type in SELECT_TYPES:
+            kind["options"] = list(self.options)
+        return {"name": self.name, "type": kind, "configuration": {"position": self.position}}
+
+    def to_state(self) -> dict[str, Any]:
+        """The read-back shape."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "options": list(self.options),
+            "position": self.position,
+        }
+
+
+@dataclass
+class Customer:
+    """A Customer Account with its detail values and organizations."""
+
+    id: str
+    email: str
+    display_name: str
+    details: dict[str, list[str]] = field(default_factory=dict)
+    organization_ids: dict[str, None] = field(default_factory=dict)
+
+
+@dataclass
+class Organization:
+    """An organization with its detail values and member customers."""
+
+    id: str
+    name: str
+    details: dict[str, list[str]] = field(default_factory=dict)
+    customer_ids: dict[str, None] = field(default_factory=dict)
+
+
+class Store:
+    """All records of one site."""
+
+    def __init__(self, cloud_id: str) -> None:
+        self.site_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"csm-sandbox:{cloud_id}")
+        self.fields: dict[str, dict[str, FieldDef]] = {entity: {} for entity in ENTITIES}
+        self.customers: dict[str, Customer] = {}
+        self.organizations: dict[str, Organization] = {}
+        self._email_index: dict[str, str] = {}
+        self._name_index: dict[str, str] = {}
+        self._customer_seq = 0
+        self._organization_seq = 0
+
+    # ------------------------------------------------------------------ fields
+    def add_field(self, entity: str, name: str, type_name: str, options: list[str]) -> FieldDef:
+        """Define a field (the caller has validated it)."""
+        fields = self.fields[entity]
+        definition = FieldDef(name, type_name, list(options), len(fields) + 1)
+        fields[name] = definition
+        return definition
+
+    def field_named(self, entity: str, name: str) -> FieldDef | None:
+        """The field with exactly this name."""
+        return self.fields[entity].get(name)
+
+    def field_name_taken(self, entity: str, name: str) -> bool:
+        """Whether ``name`` clashes with a field (trimmed, case-insensitive)."""
+        wanted = name.strip().casefold()
+        return any(existing.strip().casefold() == wanted for existing in self.fields[entity])
+
+    # --------------------------------------------------------------- customers
+    def customer(self, customer_id: str) -> Customer | None:
+        """The customer with this id."""
+        return self.customers.get(customer_id)
+
+    def customer_by_email(self, email: str) -> Customer | None:
+        """The customer with this email (case-insensitive)."""
+        found = self._email_index.get(email.strip().casefold())
+        return self.customers.get(found) if found else None
+
+    def create_customer(self, email: str, display_name: str) -> Customer:
+        """Add a Customer Account; its id is derived from the site and a sequence number."""
+        self._customer_seq += 1
+        tail = uuid.uuid5(self.site_uuid, f"customer:{self._customer_seq}")
+        customer = Customer(f"qm:{self.site_uuid}:{tail}", email.strip(), display_name)
+        self.customers[customer.id] = customer
+        self._email_index[customer.email.casefold()] = customer.id
+        return customer
+
+    # ----------------------------------------------------------- organizations
+    def organization(self, organization_id: str) -> Organization | None:
+        """The organization with this id."""
+        return self.organizations.get(organization_id)
+
+    def organization_by_name(self, name: str) -> Organization | None:
+        """The organization with this name (trimmed, case-insensitive)."""
+        found = self._name_index.get(name.strip().casefold())
+        return self.organizations.get(found) if found else None
+
+    def create_organization(self, name: str) -> Organization:
+        """Add an organization with the next numeric id."""
+        self._organization_seq += 1
+        organization = Organization(str(self._organization_seq), name.strip())
+        self.organizations[organization.id] = organization
+        self._name_index[organization.name.casefold()] = organization.id
+        return organization
+
+    def associate(self, customer: Customer, organization: Organization) -> None:
+        """Make ``customer`` a member of ``organization`` (both sides; additive)."""
+        customer.organization_ids[organization.id] = None
+        organization.customer_ids[customer.id] = None
+
+    # ---------------------------------------------------------------- read-back
+    def ordered_details(self, entity: str, details: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """Details as ``[{name, values}]`` in field position order."""
+        fields = self.fields[entity]
+        names = sorted(details, key=lambda n: fields[n].position if n in fields else 10_000)
+        return [{"name": n, "values": list(details[n])} for n in names]
+
+    def customer_profile(self, customer: Customer) -> dict[str, Any]:
+        """``GET customer/profile/{id}``."""
+        return {
+            "id": customer.id,
+            "email": customer.email,
+            "displayName": customer.display_name,
+            "details": self.ordered_details("customer", customer.details),
+            "organizations": [
+                {"id": oid, "name": self.organizations[oid].name}
+                for oid in customer.organization_ids
+            ],
+        }
+
+    def organization_profile(self, organization: Organization) -> dict[str, Any]:
+        """``GET organization/profile/{id}``."""
+        return {
+            "id": organization.id,
+            "name": organization.name,
+            "details": self.ordered_details("organization", organization.details),
+            "customers": [
+                {
+                    "id": cid,
+                    "email": self.customers[cid].email,
+                    "displayName": self.customers[cid].display_name,
+                }
+                for cid in organization.customer_ids
+            ],
+        }
+
+    @staticmethod
+    def customer_state(customer: Customer) -> dict[str, Any]:
+        """One customer in the read-back shape."""
+        return {
+            "id": customer.id,
+            "email": customer.email,
+            "displayName": customer.display_name,
+            "details": {k: list(v) for k, v in customer.details.items()},
+            "organizationIds": list(customer.organization_ids),
+        }
+
+    @staticmethod
+    def organization_state(organization: Organization) -> dict[str, Any]:
+        """One organization in the read-back shape."""
+        return {
+            "id": organization.id,
+            "name": organization.name,
+            "details": {k: list(v) for k, v in organization.details.items()},
+            "customerIds": list(organization.customer_ids),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Customers, organizations and fields, JSON-serialisable."""
+        return {
+            "customers": [self.customer_state(c) for c in self.customers.values()],
+            "organizations": [self.organization_state(o) for o in self.organizations.values()],
+            "fields": {
+                entity: [f.to_state() for f in self.fields[entity].values()] for entity in ENTITIES
+            },
+        }
