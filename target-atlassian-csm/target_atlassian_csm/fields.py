@@ -98,7 +98,10 @@ class FieldCatalog:
     def add(self, definition: FieldDef) -> None:
         """Add or replace a definition."""
         self._by_name[definition.name] = definition
-        self._by_normal.setdefault(normalize_name(definition.name), definition)
+        normal = normalize_name(definition.name)
+        current = self._by_normal.get(normal)
+        if current is None or current.name == definition.name:
+            self._by_normal[normal] = definition
 
     def get(self, name: str) -> FieldDef | None:
         """The field with exactly this name (CSM names are case-sensitive)."""

@@ -50,6 +50,7 @@ from target_atlassian_csm.deadletter import DeadLetters
 from target_atlassian_csm.ledger import CONFIRMED, Ledger, PendingTask
 from target_atlassian_csm.limits import ORGANIZATION_FETCH_MAX
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION, Operation, OrgRef
+from target_atlassian_csm.polling import PollSchedule
 from target_atlassian_csm.summary import RunSummary
 
 ENDPOINTS = {CUSTOMER: "customer/profile/bulk", ORGANIZATION: "organization/profile/bulk"}
@@ -68,9 +69,8 @@ class PipelineSettings:
     create_missing_organizations: bool = True
     max_task_attempts: int = 3
     task_timeout_seconds: float = 2400.0
-    poll_min_seconds: float = 0.2
+    poll_min_seconds: float = 0.1
     poll_max_seconds: float = 30.0
-    first_poll_seconds: float = 1.0
     org_lookup_attempts: int = 8
     dry_run: bool = False
 
@@ -140,7 +140,9 @@ class Pipeline:
         self._recovered_waiters: dict[str, list[Operation]] = {}
         self._inflight_tasks = 0
         self._busy_lanes = 0
-        self._per_item_seconds: float | None = None
+        self.poll_schedule = PollSchedule(
+            min_seconds=settings.poll_min_seconds, max_seconds=settings.poll_max_seconds
+        )
         self._finishing = False
         self._flush_now = False
         self._stopping = False
@@ -478,7 +480,7 @@ class Pipeline:
         with self._cv:
             self._inflight_tasks += 1
         try:
-            status = self._await(task_id, len(batch.ops))
+            status = self._await(task_id, batch.entity, len(batch.ops))
         finally:
             with self._cv:
                 self._inflight_tasks -= 1
@@ -495,14 +497,13 @@ class Pipeline:
                     return
                 self._cv.wait(0.1)
 
-    def _await(self, task_id: str, items: int) -> TaskStatus:
-        """Poll a task to its end, adaptively: first near its expected end, then sparser."""
+    def _await(self, task_id: str, entity: str, items: int) -> TaskStatus:
+        """Poll a task to its end, when it is expected to end (see :mod:`.polling`)."""
         started = time.monotonic()
-        estimate = self._per_item_seconds
-        delay = self.settings.first_poll_seconds if estimate is None else items * estimate * 1.03
-        settings = self.settings
+        schedule = self.poll_schedule
+        delay = schedule.first_delay(entity, items)
+        lower = 0.0
         while True:
-            delay = min(max(delay, settings.poll_min_seconds), settings.poll_max_seconds)
             if self.client.stop_event.wait(delay):
                 msg = f"interrupted while task {task_id} was in flight (it stays in the ledger)"
                 raise FatalApiError(msg)
@@ -513,22 +514,15 @@ class Pipeline:
                 return TaskStatus(task_id, FAILED, "NOT_FOUND")
             elapsed = time.monotonic() - started
             if status.state != RUNNING:
-                self._learn_duration(items, elapsed)
+                schedule.learn(entity, items, lower, elapsed)
                 return status
-            if elapsed > settings.task_timeout_seconds:
+            if elapsed > self.settings.task_timeout_seconds:
                 self.logger.warning(
                     "Task %s still running after %.0fs: treating it as failed.", task_id, elapsed
                 )
                 return TaskStatus(task_id, FAILED, "TIMED_OUT")
-            delay = max(settings.poll_min_seconds, elapsed * 0.15)
-
-    def _learn_duration(self, items: int, elapsed: float) -> None:
-        observed = elapsed / max(items, 1)
-        with self._cv:
-            previous = self._per_item_seconds
-            self._per_item_seconds = (
-                observed if previous is None else min(observed, 0.7 * previous + 0.3 * observed)
-            )
+            lower = elapsed
+            delay = schedule.next_delay(entity, items, elapsed)
 
     # ============================================================== task outcomes
     def _match(

@@ -127,10 +127,15 @@ def run_target(config: dict[str, Any], messages: Iterable[dict[str, Any] | str])
     return RunResult(states, summary, dead, code)
 
 
+#: Sandbox knobs for tests that are not about rate limits: no burst limit, so a test's
+#: unpaced client is not held for the sandbox's 10 s window.
+FAST = {"rate_limit_requests": 0}
+
+
 @pytest.fixture
 def csm(sandbox_factory):
     """A CSM sandbox with the default fields and fast tasks."""
-    return sandbox_factory("csm", seed="default")
+    return sandbox_factory("csm", seed="default", **FAST)
 
 
 @pytest.fixture
