@@ -1,1 +1,1 @@
-"""Singer tap for HubSpot contacts and companies, incremental, built to feed Atlassian CSM."""
+"""Singer tap for HubSpot contacts and companies, built to feed Atlassian CSM."""

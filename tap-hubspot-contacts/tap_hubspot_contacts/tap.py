@@ -1,0 +1,253 @@
+"""tap-hubspot-contacts: HubSpot contacts and companies for Atlassian CSM."""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_hubspot_contacts.auth import AuthError
+from tap_hubspot_contacts.client import HubSpotClient
+from tap_hubspot_contacts.schema import select_properties, to_ms
+from tap_hubspot_contacts.streams import (
+    CompaniesStream,
+    CompanyPropertiesStream,
+    ContactPropertiesStream,
+    ContactsStream,
+)
+
+PATTERNS = th.ArrayType(th.StringType)
+
+
+class TapHubSpotContacts(Tap):
+    """HubSpot contacts, companies and their property definitions (incremental)."""
+
+    name = "tap-hubspot-contacts"
+    dynamic_catalog = True
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "access_token",
+            th.StringType,
+            secret=True,
+            title="Access token",
+            description="Private-app token or Service Key (sent as a bearer token). "
+            "Takes precedence over OAuth.",
+        ),
+        th.Property(
+            "client_id",
+            th.StringType,
+            title="OAuth client id",
+            description="With client_secret and refresh_token: OAuth refresh on "
+            "/oauth/2026-03/token (falls back to /oauth/v1/token).",
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            secret=True,
+            title="OAuth client secret",
+            description="OAuth app secret.",
+        ),
+        th.Property(
+            "refresh_token",
+            th.StringType,
+            secret=True,
+            title="OAuth refresh token",
+            description="Refresh token of the installed OAuth app.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://api.hubapi.com",
+            title="API base URL",
+            description="https required, except on loopback (the sandbox).",
+        ),
+        th.Property(
+            "api_version",
+            th.StringType,
+            default="2026-03",
+            title="API version",
+            description="Date version for /crm/objects/{version}/... paths, or `v3` for the "
+            "legacy /crm/v3 and /crm/v4 paths (unsupported from September 2027).",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description="Only records modified after this (first run uses search instead of "
+            "a full list read).",
+        ),
+        th.Property(
+            "end_date",
+            th.DateTimeType,
+            title="End date",
+            description="Upper bound of the modification window; the bookmark stops there.",
+        ),
+        th.Property(
+            "contact_properties_include",
+            PATTERNS,
+            description="Contact properties to sync (glob patterns). Empty: all but hidden "
+            "and calculated ones. An explicit include also brings hidden/calculated ones.",
+        ),
+        th.Property("contact_properties_exclude", PATTERNS, description="Glob patterns."),
+        th.Property("company_properties_include", PATTERNS, description="Glob patterns."),
+        th.Property("company_properties_exclude", PATTERNS, description="Glob patterns."),
+        th.Property(
+            "include_hidden_properties",
+            th.BooleanType,
+            default=False,
+            description="Sync properties HubSpot marks `hidden`.",
+        ),
+        th.Property(
+            "include_calculated_properties",
+            th.BooleanType,
+            default=False,
+            description="Sync `calculated` properties (calculation_equation, rollups).",
+        ),
+        th.Property(
+            "include_archived",
+            th.BooleanType,
+            default=True,
+            description="Sweep archived (deleted) records each run and emit them with "
+            "`archived: true`.",
+        ),
+        th.Property(
+            "include_associations",
+            th.BooleanType,
+            default=True,
+            description="Read contact→company associations (v4 batch, primary first). Off: "
+            "only the `associatedcompanyid` property.",
+        ),
+        th.Property(
+            "search_index_lag_seconds",
+            th.IntegerType,
+            default=30,
+            description="The window ends this long before the run's start, because HubSpot "
+            "search shows new writes after a delay.",
+        ),
+        th.Property("list_page_size", th.IntegerType, default=100, description="≤ 100."),
+        th.Property("search_page_size", th.IntegerType, default=200, description="≤ 200."),
+        th.Property("batch_read_size", th.IntegerType, default=100, description="≤ 100."),
+        th.Property("associations_batch_size", th.IntegerType, default=1000, description="≤ 1000."),
+        th.Property(
+            "checkpoint_records",
+            th.IntegerType,
+            default=1000,
+            description="Records read before associations are fetched and STATE is emitted.",
+        ),
+        th.Property(
+            "max_url_length",
+            th.IntegerType,
+            default=8000,
+            description="Longer list URLs switch to ids + POST batch read (avoids 414).",
+        ),
+        th.Property(
+            "requests_per_ten_seconds",
+            th.IntegerType,
+            default=100,
+            description="The app's burst limit (100 Free/Starter, 190 Pro/Enterprise, 250 "
+            "with the API add-on). Lowered automatically if HubSpot reports less.",
+        ),
+        th.Property(
+            "search_requests_per_second",
+            th.NumberType,
+            default=5,
+            description="The account's search limit (separate from the burst budget).",
+        ),
+        th.Property(
+            "rate_limit_share",
+            th.NumberType,
+            default=0.8,
+            description="Share of both budgets this tap may use (0-1].",
+        ),
+        th.Property(
+            "daily_request_reserve",
+            th.IntegerType,
+            default=1000,
+            description="Stop (resumably) when HubSpot reports fewer daily requests left.",
+        ),
+        th.Property(
+            "max_requests_per_run", th.IntegerType, description="Stop after this many requests."
+        ),
+        th.Property("request_timeout", th.IntegerType, default=60, description="Seconds."),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=6,
+            description="Retries per request (429, 5xx, dropped connections).",
+        ),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            default="tap-hubspot-contacts",
+            description="User-Agent header.",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Fix the run's start time before anything reads it."""
+        self.run_started_ms = int(time.time() * 1000)
+        super().__init__(*args, **kwargs)
+
+    @cached_property
+    def client(self) -> HubSpotClient:
+        """The one HTTP client of this run (shared budgets)."""
+        try:
+            return HubSpotClient(self.config, self.logger)
+        except (ValueError, AuthError) as exc:
+            raise ConfigValidationError(str(exc)) from exc
+
+    @property
+    def window_end_ms(self) -> int:
+        """Upper bound of this run's modification window."""
+        lag = int(self.config.get("search_index_lag_seconds", 30)) * 1000
+        end = self.run_started_ms - lag
+        if self.config.get("end_date"):
+            end = min(end, to_ms(self.config["end_date"]) or end)
+        return end
+
+    def property_definitions(self, object_type: str) -> list[dict[str, Any]]:
+        """Property definitions (one request per object type per run)."""
+        cache = self.__dict__.setdefault("_definitions", {})
+        if object_type not in cache:
+            body = self.client.get(self.client.paths.properties(object_type))
+            cache[object_type] = body.get("results") or []
+        return cache[object_type]
+
+    def selected_kinds(self, object_type: str) -> dict[str, str]:
+        """Property name → value kind for the properties records carry."""
+        prefix = "contact" if object_type == "contacts" else "company"
+        return select_properties(
+            self.property_definitions(object_type),
+            object_type,
+            include=self.config.get(f"{prefix}_properties_include"),
+            exclude=self.config.get(f"{prefix}_properties_exclude"),
+            include_hidden=bool(self.config.get("include_hidden_properties", False)),
+            include_calculated=bool(self.config.get("include_calculated_properties", False)),
+        )
+
+    def discover_streams(self) -> list[Stream]:
+        """Object streams typed from the properties API, plus the definitions themselves."""
+        return [
+            ContactsStream(self, self.selected_kinds("contacts")),
+            CompaniesStream(self, self.selected_kinds("companies")),
+            ContactPropertiesStream(self),
+            CompanyPropertiesStream(self),
+        ]
+
+    def sync_all(self) -> None:
+        """Sync, then say how close the run came to HubSpot's limits."""
+        try:
+            super().sync_all()
+        finally:
+            if "client" in self.__dict__:
+                for line in self.client.report():
+                    self.logger.info(line)
+
+
+if __name__ == "__main__":
+    TapHubSpotContacts.cli()
