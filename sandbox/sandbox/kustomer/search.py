@@ -1,0 +1,268 @@
+"""Search criteria for the Kustomer sandbox: attribute names, operators, validation, sorting.
+
+Criteria look like ``{"customer_updated_at": {"gte": "2024-01-01T00:00:00.000Z"}}``; ``and``
+/ ``or`` / ``not`` take one criterion or a list of at most 20. The attribute name is
+``<queryContext object>_<attribute>``; custom attributes are ``<object>_custom_<name>`` and
+``kobject_custom_<klass>_<name>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.core.app import ApiError
+from sandbox.kustomer.store import parse_time
+
+SEARCH_CONTEXT = re.compile(
+    r"^(company|customer|message|conversation|conversation_time|note|kobject|kobject_.*|work_session|work_item)$"
+)
+ARCHIVE_CONTEXT = re.compile(r"^(message|conversation|customer|kobject|kobject_.*|company)$")
+BODY_KEYS = {
+    "searchHash",
+    "queryContext",
+    "includeDeleted",
+    "timeZone",
+    "and",
+    "or",
+    "not",
+    "sort",
+    "aggs",
+    "fields",
+}
+ARCHIVE_BODY_KEYS = {"queryContext", "includeDeleted", "timeZone", "and", "or", "not", "sort"}
+OPERATORS = {"equals", "contains", "gte", "gt", "lte", "lt", "in", "not_set"}
+MAX_CRITERIA, MAX_SORTS = 20, 5
+
+#: Archive search filters on a short list only (OAS "Filterable attributes").
+ARCHIVE_FILTERABLE = re.compile(
+    r"^(conversation_(id|created_at|updated_at|customer_id|any_text|deleted)"
+    r"|customer_(id|companyId|created_at|updated_at|deleted|any_text_new)"
+    r"|message_(id|created_at|updated_at|conversation_id|any_text)"
+    r"|kobject(_[a-z0-9_]+)?_(id|created_at|updated_at|customer_id|company_id|any_text)"
+    r"|company_(created_at|updated_at))$"
+)
+ARCHIVE_SORTABLE = re.compile(
+    r"^(conversation_(created_at|updated_at|customer_id|deleted)"
+    r"|customer_(companyId|created_at|updated_at|deleted)"
+    r"|message_(id|created_at|updated_at)"
+    r"|kobject.*_(created_at|updated_at)|company_(created_at|updated_at))$"
+)
+#: The sort list the OAS documents for standard search (customer attributes only).
+DOCUMENTED_SORTS = {
+    "customer_name",
+    "customer_gender",
+    "customer_created_at",
+    "customer_updated_at",
+    "customer_modified_at",
+    "customer_externalId",
+    "customer_activity_at",
+    "customer_last_seen_at",
+    "customer_signed_up_at",
+    "customer_last_message_at",
+}
+
+Getter = Callable[[dict[str, Any]], Any]
+TIME_ATTRS = {
+    "created_at": "createdAt",
+    "updated_at": "updatedAt",
+    "modified_at": "modifiedAt",
+    "imported_at": "importedAt",
+    "sent_at": "sentAt",
+    "deleted_at": "deletedAt",
+}
+
+
+def _attr(name: str) -> Getter:
+    return lambda o: o["attributes"].get(name)
+
+
+def _rel(name: str) -> Getter:
+    def get(o: dict[str, Any]) -> Any:
+        data = (o.get("relationships", {}).get(name) or {}).get("data")
+        return data.get("id") if isinstance(data, dict) else None
+
+    return get
+
+
+def _company(o: dict[str, Any]) -> Any:
+    return _rel("company")(o) or o["attributes"].get("company")
+
+
+def _emails(o: dict[str, Any]) -> list[str]:
+    return [e.get("email", "") for e in o["attributes"].get("emails") or []]
+
+
+def object_name(context: str) -> tuple[str, str | None]:
+    """``kobject_order`` -> (``kobject``, ``order``); others -> (context, None)."""
+    if context.startswith("kobject_"):
+        return "kobject", context[len("kobject_") :]
+    return context, None
+
+
+def resolve(context: str, name: str) -> tuple[Getter, bool]:
+    """The getter for attribute ``name`` in ``context``, and whether it is a time."""
+    obj, klass = object_name(context)
+    prefixes = [f"kobject_{klass}_", "kobject_"] if klass else [f"{obj}_"]
+    rest = None
+    for prefix in prefixes:
+        if name.startswith(prefix):
+            rest = name[len(prefix) :]
+            break
+    if rest is None:
+        if name == "any_text":
+            return (lambda o: " ".join(str(v) for v in o["attributes"].values())), False
+        raise ApiError(400, f"Unknown search attribute {name!r} for queryContext {context!r}")
+    if rest.startswith("custom_"):
+        field = rest[len("custom_") :]
+        if klass and field.startswith(f"{klass}_"):
+            field = field[len(klass) + 1 :]
+        return (lambda o: (o["attributes"].get("custom") or {}).get(field)), field.endswith("At")
+    if rest in TIME_ATTRS:
+        return _attr(TIME_ATTRS[rest]), True
+    table: dict[str, Getter] = {
+        "id": lambda o: o["id"],
+        "deleted": lambda o: bool(o["attributes"].get("deleted")),
+        "externalId": _attr("externalId"),
+        "external_id": _attr("externalId"),
+        "name": _attr("name"),
+        "email": _emails,
+        "companyId": _company,
+        "company_id": _company,
+        "customer_id": _rel("customer"),
+        "conversation_id": _rel("conversation"),
+        "status": _attr("status"),
+        "channel": _attr("channel"),
+        "channels": _attr("channels"),
+        "direction": _attr("direction"),
+        "priority": _attr("priority"),
+        "tags": _attr("tags"),
+        "title": _attr("title"),
+        "body": _attr("body"),
+        "any_text": lambda o: " ".join(str(v) for v in o["attributes"].values()),
+        "any_text_new": lambda o: " ".join(str(v) for v in o["attributes"].values()),
+    }
+    if rest not in table:
+        raise ApiError(400, f"Unknown search attribute {name!r} for queryContext {context!r}")
+    return table[rest], False
+
+
+def _norm(value: Any, is_time: bool) -> Any:
+    if is_time:
+        parsed = parse_time(value)
+        if parsed is None:
+            raise ApiError(400, f"Invalid date {value!r} in search criteria")
+        return parsed
+    return value.lower() if isinstance(value, str) else value
+
+
+def _matches(actual: Any, op: str, expected: Any, is_time: bool) -> bool:
+    values = actual if isinstance(actual, list) else [actual]
+    if op == "not_set":
+        empty = actual in (None, "", []) or values == [None]
+        return empty if expected in (True, "true", None) else not empty
+    values = [
+        v.lower() if isinstance(v, str) and not is_time else v for v in values if v is not None
+    ]
+    if op == "in":
+        wanted = {
+            _norm(e, is_time) for e in (expected if isinstance(expected, list) else [expected])
+        }
+        return any(v in wanted for v in values)
+    target = _norm(expected, is_time)
+    for v in values:
+        if op == "equals" and v == target:
+            return True
+        if op == "contains" and isinstance(v, str) and str(target) in re.findall(r"[\w@.+-]+", v):
+            return True
+        try:
+            if (op == "gte" and v >= target) or (op == "gt" and v > target):
+                return True
+            if (op == "lte" and v <= target) or (op == "lt" and v < target):
+                return True
+        except TypeError:
+            continue
+    return False
+
+
+def _as_list(value: Any, where: str) -> list[dict[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    if len(items) > MAX_CRITERIA:
+        raise ApiError(400, f"{where} takes at most {MAX_CRITERIA} criteria")
+    if not all(isinstance(i, dict) for i in items):
+        raise ApiError(400, f"{where} criteria must be objects")
+    return items
+
+
+def compile_criteria(
+    body: dict[str, Any], context: str, *, archive: bool
+) -> Callable[[dict[str, Any]], bool]:
+    """Turn the body's ``and``/``or``/``not`` into one predicate (400 on a bad criterion)."""
+
+    def one(criterion: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+        if set(criterion) & {"and", "or", "not"}:
+            return compile_criteria(criterion, context, archive=archive)
+        tests = []
+        for name, ops in criterion.items():
+            if archive and not ARCHIVE_FILTERABLE.match(name):
+                raise ApiError(400, f"Attribute {name!r} is not filterable in archive search")
+            getter, is_time = resolve(context, name)
+            if not isinstance(ops, dict) or not ops or set(ops) - OPERATORS:
+                raise ApiError(400, f"Invalid operator in criterion for {name!r}: {ops!r}")
+            tests.extend((getter, op, val, is_time) for op, val in ops.items())
+
+        def check(o: dict[str, Any]) -> bool:
+            return all(_matches(g(o), op, val, t) for g, op, val, t in tests)
+
+        return check
+
+    ands = [one(c) for c in _as_list(body["and"], "and")] if body.get("and") else []
+    ors = [one(c) for c in _as_list(body["or"], "or")] if body.get("or") else []
+    nots = [one(c) for c in _as_list(body["not"], "not")] if body.get("not") else []
+
+    def predicate(o: dict[str, Any]) -> bool:
+        if not all(p(o) for p in ands):
+            return False
+        if ors and not any(p(o) for p in ors):
+            return False
+        return not any(p(o) for p in nots)
+
+    return predicate
+
+
+def compile_sort(
+    body: dict[str, Any], context: str, *, archive: bool, strict: bool
+) -> list[tuple[Getter, bool]]:
+    """The body's ``sort`` as (getter, descending) pairs; ties are then broken by id."""
+    raw = body.get("sort") or []
+    items = raw if isinstance(raw, list) else [raw]
+    if len(items) > MAX_SORTS:
+        raise ApiError(400, f"sort takes at most {MAX_SORTS} attributes")
+    keys = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ApiError(400, "sort items must be objects")
+        for name, direction in item.items():
+            if direction not in ("asc", "desc"):
+                raise ApiError(400, f"Invalid sort direction {direction!r}")
+            if archive and not ARCHIVE_SORTABLE.match(name):
+                raise ApiError(400, f"Sorting on {name!r} is unavailable in archive search")
+            if strict and not archive and name not in DOCUMENTED_SORTS:
+                raise ApiError(400, f"Sorting on {name!r} is unavailable")
+            getter, _ = resolve(context, name)
+            keys.append((getter, direction == "desc"))
+    return keys
+
+
+def sort_records(
+    records: list[dict[str, Any]], keys: list[tuple[Getter, bool]]
+) -> list[dict[str, Any]]:
+    """Stable multi-key sort; missing values sort first; equal keys keep id order."""
+    out = sorted(records, key=lambda o: o["id"])
+    for getter, desc in reversed(keys):
+        out.sort(
+            key=lambda o, g=getter: (g(o) is not None, g(o) if g(o) is not None else ""),
+            reverse=desc,
+        )
+    return out

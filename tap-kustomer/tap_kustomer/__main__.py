@@ -1,0 +1,5 @@
+"""``python -m tap_kustomer``."""
+
+from tap_kustomer.tap import TapKustomer
+
+TapKustomer.cli()
