@@ -54,19 +54,26 @@ def _run_target(config: Path, sample: Path, label: str) -> dict[str, Any]:
             capture_output=True,
             check=False,
         )
-    for line in done.stderr.decode(errors="replace").splitlines():
-        if "CSM load summary" in line or line.lstrip().startswith(("customers:", "organizations:")):
-            print("   ", line.split(" | ")[-1].strip())
-    states = [s for s in done.stdout.decode().splitlines() if s.strip()]
-    print(f"    STATE lines passed on to the runner: {len(states)}")
     if done.returncode != 0:
         sys.stderr.write(done.stderr.decode(errors="replace")[-4000:])
         msg = f"target-atlassian-csm exited with {done.returncode}"
         raise SystemExit(msg)
-    return json.loads((OUTPUT / "summary.json").read_text())
+    summary = json.loads((OUTPUT / "summary.json").read_text())
+    print(f"    {summary['elapsed_seconds']:.1f}s")
+    for entity, counts in summary["entities"].items():
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        print(f"    {entity}s: {shown}")
+    requests = summary["requests"]
+    print(
+        f"    bulk requests {requests.get('submits', 0)}, task polls {requests.get('polls', 0)}, "
+        f"organization look-ups {requests.get('lookups', 0)}"
+    )
+    states = [s for s in done.stdout.decode().splitlines() if s.strip()]
+    print(f"    STATE lines passed on to the runner: {len(states)}; last: {states[-1][:100]}")
+    return summary
 
 
-def _report(app: Any, second: dict[str, Any]) -> None:
+def _report(app: Any, second: dict[str, Any], dead_lines: list[str]) -> None:
     with app.lock:
         state = app.state_snapshot()
     customers = state.get("customers", [])
@@ -84,9 +91,9 @@ def _report(app: Any, second: dict[str, Any]) -> None:
         sample = customers[0]
         print(f"    e.g. {sample['email']}: {json.dumps(sample.get('details', {}))[:160]}")
     dead = OUTPUT / "dead-letters.jsonl"
-    if dead.exists():
-        print(f"\n== Dead letters ({dead.relative_to(ROOT)})")
-        for raw in dead.read_text().splitlines():
+    if dead_lines:
+        print(f"\n== Dead letters of the first load ({dead.relative_to(ROOT)})")
+        for raw in dead_lines:
             item = json.loads(raw)
             who = item.get("identity") or item.get("source_id") or f"line {item.get('line')}"
             print(
@@ -114,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         config = OUTPUT / "config.json"
         _write_config(config, server.url)
         _run_target(config, args.sample.resolve(), "First load")
+        dead = OUTPUT / "dead-letters.jsonl"
+        dead_lines = dead.read_text().splitlines() if dead.exists() else []
         second = _run_target(config, args.sample.resolve(), "Second run, same input")
-        _report(app, second)
+        _report(app, second, dead_lines)
     return 0
 
 

@@ -71,6 +71,7 @@ class Operation:
     org_ids: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failed_attempts: int = 0
+    recheck: bool = False  # merged with a duplicate: compare with the ledger again
     _hash: str | None = field(default=None, repr=False)
 
     @property

@@ -284,12 +284,13 @@ class Pipeline:
         if buffered is not None:
             self.summary.count(op.entity, "merged")
             merged = buffered.merged_with(op)
+            merged.recheck = True
+            del self._buffers[op.entity][op.key]
             if set(merged.org_refs) != set(buffered.org_refs):
-                del self._buffers[op.entity][op.key]  # new references: resolve again
-                self._resolve(merged)
+                self._resolve(merged)  # new references: resolve again
             else:
                 merged.org_ids = buffered.org_ids
-                self._buffers[op.entity][op.key] = merged
+                self._buffer(merged)
             return
         recovered = self._recovered.get(ek)
         if recovered is not None and recovered[1] == op.payload_hash:
@@ -325,6 +326,10 @@ class Pipeline:
             self._resolve(op)
         else:
             self._buffer(op)
+
+    def _same_as_ledger(self, op: Operation) -> bool:
+        row = self.ledger.get(op.entity, op.key)
+        return row is not None and row.status == CONFIRMED and row.payload_hash == op.payload_hash
 
     def settle_unchanged(self, op: Operation) -> None:
         """Nothing changed since the ledger's last confirmed write."""
@@ -381,6 +386,12 @@ class Pipeline:
         self._buffer(op)
 
     def _buffer(self, op: Operation) -> None:
+        if op.recheck and self._same_as_ledger(op):
+            # Duplicates merged back into what the ledger confirmed last time: a resync of a
+            # source that repeats an email must not resend it.
+            self.settle_unchanged(op)
+            self._release(op)
+            return
         buffer = self._buffers[op.entity]
         if not buffer:
             self._buffer_since[op.entity] = time.monotonic()

@@ -236,3 +236,32 @@ def test_state_waits_for_confirmation(sandbox_factory, tmp_path):
     assert all(s in expected for s in seen)
     assert seen == sorted(seen, key=expected.index)
     assert seen[-1] == expected[-1]
+
+
+def test_duplicate_emails_merge_and_a_rerun_sends_nothing(csm, config):
+    """The same customer twice (email in another case): one CSM customer, associations added."""
+    messages = crm_messages(4, 20)
+    duplicate = {
+        "id": "c-dup",
+        "email": "USER3@EXAMPLE.COM",
+        "company": "Org 2",
+        "plan": "Premium",
+    }
+    messages.insert(-1, record_msg("customers", duplicate))
+    first = run_target(config, messages)
+    customers = _by_email(csm.state())
+    assert len(customers) == 20
+    merged = customers["user3@example.com"]
+    names = {o["id"]: o["name"] for o in csm.state()["organizations"]}
+    assert sorted(names[i] for i in merged["organizationIds"]) == ["Org 2", "Org 3"]
+    assert merged["details"]["Plan"] == ["Premium"]
+    counts = first.summary["entities"]["customer"]
+    # Every record ends in exactly one outcome; the duplicate was folded into user3, either in
+    # the buffer ("merged") or after user3 was confirmed (sent again as an "update").
+    outcomes = ("created", "updated", "unchanged", "merged", "skipped", "failed")
+    assert sum(counts[k] for k in outcomes) == counts["received"] == 21
+    assert counts["merged"] + counts["updated"] == 1
+    csm.app.journal.clear()
+    again = run_target(config, messages)
+    assert bulk_requests(csm, "customer") == []
+    assert again.summary["entities"]["customer"]["failed"] == 0
