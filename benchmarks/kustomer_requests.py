@@ -87,9 +87,7 @@ def main() -> None:
     streams = sorted(records)
     for stream in streams:
         kinds = [
-            k
-            for k in by_kind
-            if k == stream or k == f"archive_{stream}" or k.startswith(f"{stream}_")
+            k for k in by_kind if k in (stream, f"archive_{stream}") or k.startswith(f"{stream}_")
         ]
         spent = sum(by_kind[k] for k in kinds)
         n = records[stream]
@@ -113,7 +111,8 @@ def main() -> None:
                 + by_kind["archive_notes_fanout_conversations"]
             )
             print(
-                f"{'':<4}of which per-conversation note reads {fan}, conversation enumeration {conv} "
+                f"{'':<4}of which per-conversation note reads {fan}, "
+                f"conversation enumeration {conv} "
                 "(notes older than two years have no search)"
             )
     other = {k: v for k, v in by_kind.items() if k in ("get",)}
@@ -130,7 +129,8 @@ def main() -> None:
     print(
         f"  the extract takes at least {minutes:.1f} min; it uses "
         f"{100 * total / (args.org_rpm * max(minutes, 1)):.0f}% of the org budget and "
-        f"{100 * searches / (args.search_rpm * max(minutes, 1)):.0f}% of the search budget over that time"
+        f"{100 * searches / (args.search_rpm * max(minutes, 1)):.0f}% of the search budget "
+        "over that time"
     )
     print(f"  {tap.client.summary()}")
 

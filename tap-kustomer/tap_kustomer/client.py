@@ -371,7 +371,8 @@ class KustomerClient:
         """One line: how close the run came to each budget."""
         org, search = self.org_budget, self.search_budget
         parts = [
-            f"org budget peak {org.peak}/{org.limit} req/min ({100 * org.peak / max(1, org.limit):.0f}%)",
+            f"org budget peak {org.peak}/{org.limit} req/min "
+            f"({100 * org.peak / max(1, org.limit):.0f}%)",
             f"search budget peak {search.peak}/{search.limit} req/min "
             f"({100 * search.peak / max(1, search.limit):.0f}%)",
             f"requests {org.total} (search {search.total})",
@@ -380,6 +381,7 @@ class KustomerClient:
         ]
         if self.report.lowest_remaining is not None:
             parts.append(
-                f"lowest x-ratelimit-remaining {self.report.lowest_remaining}/{self.report.server_limit}"
+                "lowest x-ratelimit-remaining "
+                f"{self.report.lowest_remaining}/{self.report.server_limit}"
             )
         return "Kustomer rate budget: " + ", ".join(parts)

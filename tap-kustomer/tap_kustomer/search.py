@@ -53,8 +53,9 @@ def normalize(value: str) -> str:
 
 @dataclass
 class Cursor:
-    """Position in an ascending read: everything before ``ts`` is read, and at ``ts`` the ``ids``
-    (all of them when ``done``).
+    """Position in an ascending read.
+
+    Everything before ``ts`` is read, and at ``ts`` the ``ids`` (all of them when ``done``).
     """
 
     ts: str | None = None
@@ -245,7 +246,8 @@ class WindowReader:
             assert stamp is not None
             self.stats.tie_splits += 1
             self.logger.info(
-                "%s: more than one query's worth of records share updatedAt %s; reading it by createdAt",
+                "%s: more than one query's worth of records share updatedAt %s; "
+                "reading it by createdAt",
                 self.context,
                 stamp,
             )
@@ -289,8 +291,10 @@ class WindowReader:
     def read(
         self, cursor: Cursor, upper: str, *, archive: bool, standard: bool
     ) -> Iterator[dict[str, Any]]:
-        """Yield every record with ``updatedAt`` in ``(cursor, upper)`` ascending, advancing
-        ``cursor``; ``archive`` / ``standard`` choose the endpoints to merge.
+        """Yield every record with ``updatedAt`` in ``(cursor, upper)`` ascending.
+
+        ``cursor`` advances as records are yielded; ``archive`` / ``standard`` choose the
+        endpoints to merge.
         """
         sources = [flag for flag, wanted in ((True, archive), (False, standard)) if wanted]
         streams = [

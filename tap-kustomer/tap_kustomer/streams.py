@@ -63,7 +63,9 @@ class KustomerStream(RESTStream):
         return self.kustomer_tap.client
 
     def post_process(
-        self, row: dict[str, Any], context: Context | None = None
+        self,
+        row: dict[str, Any],
+        context: Context | None = None,  # noqa: ARG002 - the SDK's signature
     ) -> dict[str, Any] | None:
         """JSON:API resource -> record with flat columns (``attributes`` kept whole)."""
         attrs = row.get("attributes") or {}
@@ -121,8 +123,10 @@ class SearchStream(KustomerStream):
         )
 
     def edges(self) -> tuple[str, str]:
-        """(archive_edge, standard_edge): no archive record is updated at or after the first,
-        no standard-search record before the second (window +- margin).
+        """Return (archive_edge, standard_edge), the two sides of the two-year line.
+
+        No archive record is updated at or after the first, no standard-search record before
+        the second (window +- margin).
         """
         now = self.kustomer_tap.run_started
         window = float(self.config.get("search_window_days", 730))
@@ -331,7 +335,9 @@ class KObjectStream(SearchStream):
         super().__init__(tap, schema=schema, name=kobject_stream_name(klass))
 
     def post_process(
-        self, row: dict[str, Any], context: Context | None = None
+        self,
+        row: dict[str, Any],
+        context: Context | None = None,
     ) -> dict[str, Any] | None:
         """Add the Klass name."""
         out = super().post_process(row, context)
@@ -465,7 +471,9 @@ class CustomAttributeMetadataStream(KustomerStream):
                 }
 
     def post_process(
-        self, row: dict[str, Any], context: Context | None = None
+        self,
+        row: dict[str, Any],
+        context: Context | None = None,  # noqa: ARG002 - the SDK's signature
     ) -> dict[str, Any] | None:
         """Rows are built flat already."""
         return row

@@ -30,8 +30,8 @@ class TapKustomer(Tap):
             required=True,
             secret=True,
             title="API key",
-            description="Kustomer API key (Settings > Security > API Keys), sent as a Bearer token. "
-            "Needs read roles for the objects, search, klass, metadata.",
+            description="Kustomer API key (Settings > Security > API Keys), sent as a Bearer "
+            "token. Needs read roles for the objects, search, klass, metadata.",
         ),
         th.Property(
             "org",
