@@ -311,7 +311,11 @@ class CsmClient:
                 self.summary.request("throttled_429" if status == 429 else "unavailable_503")
                 wait = retry_after_seconds(response)
                 wait = wait if wait is not None else random.uniform(0, next(waits))
-                self.pacer.pause(wait)
+                if response.headers.get("X-RateLimit-Remaining", "").strip() == "0":
+                    # The site's budget is spent: every lane waits. A 429 that says nothing
+                    # about the budget holds only this request, so one refused poll does not
+                    # idle the task slots of the others (they get their own 429 if it is global).
+                    self.pacer.pause(wait)
                 problem = f"{status} ({error_message(response)})"
                 self.logger.info("CSM asked to slow down (%s): waiting %.1fs", status, wait)
                 self._sleep(wait)

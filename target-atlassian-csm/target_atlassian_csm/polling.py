@@ -4,8 +4,8 @@ A lane that polls too late leaves one of CSM's few task slots idle; one that pol
 spends the site's rate limit on nothing. So the schedule learns, per entity, the time a task
 takes per item, and polls:
 
-* a first task (nothing learnt yet) on a geometric probe (0.25 s, then x1.5), which brackets
-  its duration within a factor of 1.5;
+* a first task (nothing learnt yet) on a geometric probe (0.25 s, then x1.25), which brackets
+  its duration within a factor of 1.25;
 * later tasks just before their expected end, then every few percent of that duration, so a
   finished task is noticed within ~3 % of its length (never faster than ``min_seconds``).
 
@@ -30,7 +30,7 @@ class PollSchedule:
         min_seconds: float = 0.1,
         max_seconds: float = 30.0,
         probe_seconds: float = 0.25,
-        growth: float = 1.5,
+        growth: float = 1.25,
         tail: float = 0.03,
         early: float = 0.97,
     ) -> None:
