@@ -27,6 +27,42 @@ TYPE_SUFFIX_RE = re.compile(r"^(.*[a-z0-9])(Str|Txt|Num|At|Bool|Url)$")
 Expr = str | Sequence[str] | None
 
 
+@dataclass(frozen=True)
+class Binding:
+    """A detail field fed from one record path, chosen by field provisioning.
+
+    ``translate`` turns the source's option values into the CSM option names (Zendesk
+    dropdowns carry tag values, HubSpot enumerations internal values); values it does not
+    know pass through unchanged and are validated against the field's options as usual.
+    """
+
+    definition: FieldDef
+    path: str
+    translate: Mapping[str, str] = field(default_factory=dict)
+
+    def getter(self) -> Getter:
+        """Read the path, then translate option values."""
+        read = compile_path(self.path)
+        table = dict(self.translate)
+        if not table:
+            return read
+        multi = self.definition.type == "MULTISELECT"
+
+        def one(item: Any) -> Any:
+            key = ("true" if item else "false") if isinstance(item, bool) else item
+            return table.get(key if isinstance(key, str) else str(key), item)
+
+        def get(record: dict[str, Any]) -> Any:
+            value = read(record)
+            if isinstance(value, list):
+                return [one(v) for v in value]
+            if multi and isinstance(value, str) and value not in table and ";" in value:
+                return [one(v.strip()) for v in value.split(";") if v.strip()]
+            return value if value is None else one(value)
+
+        return get
+
+
 class MappingError(ValueError):
     """The record cannot become a CSM operation; the message says why."""
 
@@ -81,6 +117,25 @@ class StreamRule:
             raise ValueError(msg)
         return rule
 
+    def reserved_paths(self) -> set[str]:
+        """Record paths the rule already uses (identity, references, explicit details...)."""
+        return set().union(
+            *(
+                _paths_in(e)
+                for e in (
+                    self.email,
+                    self.name,
+                    self.display_name,
+                    self.source_id,
+                    self.organization_id,
+                    self.organization_name,
+                )
+            ),
+            *(_paths_in(e) for e in self.details.values()),
+            self.exclude_fields,
+            self.skip_when,
+        )
+
     def merged(self, overrides: Mapping[str, Any], stream: str) -> StreamRule:
         """This rule with some keys overridden by the user's settings."""
         base = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -116,6 +171,7 @@ class StreamMapper:
         catalog: FieldCatalog,
         *,
         drop_invalid_details: bool = False,
+        bindings: Sequence[Binding] = (),
     ) -> None:
         self.stream = stream
         self.rule = rule
@@ -129,10 +185,13 @@ class StreamMapper:
         self._skips = [(compile_path(p), v, p) for p, v in rule.skip_when.items()]
         self.details: list[tuple[FieldDef, Getter]] = []
         self.unknown_fields: list[str] = []
-        self._compile_details(schema, catalog)
+        self._compile_details(schema, catalog, bindings)
 
-    def _compile_details(self, schema: Mapping[str, Any], catalog: FieldCatalog) -> None:
+    def _compile_details(
+        self, schema: Mapping[str, Any], catalog: FieldCatalog, bindings: Sequence[Binding]
+    ) -> None:
         mapped: set[str] = set()
+        bound_paths: set[str] = set()
         for csm_name, expr in self.rule.details.items():
             definition = catalog.get(csm_name)
             if definition is None:
@@ -142,6 +201,13 @@ class StreamMapper:
             if getter is not None:
                 self.details.append((definition, getter))
                 mapped.add(csm_name)
+        for binding in bindings:
+            # Provisioned fields come after the user's explicit details, before auto-matching.
+            bound_paths.add(binding.path)
+            if binding.definition.name in mapped:
+                continue
+            self.details.append((binding.definition, binding.getter()))
+            mapped.add(binding.definition.name)
         if not self.rule.details_auto:
             return
         used = set().union(
@@ -158,6 +224,7 @@ class StreamMapper:
             self.rule.details.values(),
             self.rule.exclude_fields,
             self.rule.skip_when,
+            bound_paths,
         )
         for container in self.rule.details_from:
             for prop in _schema_at(schema, container):

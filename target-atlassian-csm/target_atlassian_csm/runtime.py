@@ -25,6 +25,7 @@ from target_atlassian_csm.limits import (
 )
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION
 from target_atlassian_csm.pipeline import Pipeline, PipelineSettings
+from target_atlassian_csm.plan import RunPlan
 from target_atlassian_csm.summary import RunSummary
 
 
@@ -49,6 +50,7 @@ class LoadRuntime:
         self.run_id = uuid.uuid4().hex
         self.summary = RunSummary()
         self.summary.dry_run = self.dry_run
+        self.plan = RunPlan()
         self.client = CsmClient(
             base_url=config["base_url"],
             cloud_id=config["cloud_id"],
@@ -109,6 +111,12 @@ class LoadRuntime:
                 )
                 self._catalogs[entity] = catalog
             return self._catalogs[entity]
+
+    def refresh_catalog(self, entity: str) -> FieldCatalog:
+        """Read the site's fields of ``entity`` again (after creating some)."""
+        with self._catalog_lock:
+            self._catalogs.pop(entity, None)
+        return self.catalog(entity)
 
     def finish(self) -> None:
         """End of input: wait for every record to settle."""

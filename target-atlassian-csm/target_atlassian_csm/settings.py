@@ -90,6 +90,83 @@ CONFIG_SCHEMA = th.PropertiesList(
         "write a warning.",
     ),
     th.Property(
+        "create_missing_fields",
+        th.BooleanType,
+        default=False,
+        title="Create missing detail fields",
+        description="Before loading a stream, create the CSM detail fields its data needs, "
+        "typed from the source's own field metadata (HubSpot contact_properties / "
+        "company_properties, Kustomer custom_attribute_metadata, Zendesk user_fields / "
+        "organization_fields), else from the stream's Singer schema. Existing fields of the "
+        "same name are reused. CSM's limits (50 fields per entity, 50 options per select) "
+        "are checked before anything is created.",
+    ),
+    th.Property(
+        "field_include",
+        th.ArrayType(th.StringType),
+        default=[],
+        title="Fields to create (only these)",
+        description="With create_missing_fields: when set, only these source fields get "
+        "CSM fields, including ones left out by default (hidden, calculated, lookups). "
+        "Entries: the source key (hs_lead_status, tierStr, plan_tier), its label, or "
+        "'customer:<key>' / 'organization:<key>'.",
+    ),
+    th.Property(
+        "field_exclude",
+        th.ArrayType(th.StringType),
+        default=[],
+        title="Fields not to create",
+        description="With create_missing_fields: source fields never given a CSM field "
+        "(same entries as field_include; exclusion wins).",
+    ),
+    th.Property(
+        "field_rename",
+        th.ObjectType(additional_properties=True),
+        default={},
+        title="Field names",
+        description="With create_missing_fields: {<source key>: <CSM field name>} (key "
+        "optionally 'customer:<key>' / 'organization:<key>'); default name: the source's "
+        "label.",
+    ),
+    th.Property(
+        "field_types",
+        th.ObjectType(additional_properties=True),
+        default={},
+        title="Field types",
+        description="With create_missing_fields: {<source key>: <CSM type>} overriding the "
+        "type mapping (TEXT, SELECT, MULTISELECT, DATE, EMAIL, PHONE, URL, NUMBER, BOOLEAN), "
+        "e.g. TEXT for a select with more than 50 options.",
+    ),
+    th.Property(
+        "boolean_field_type",
+        th.StringType,
+        default="SELECT",
+        allowed_values=["SELECT", "BOOLEAN"],
+        title="Boolean field type",
+        description="CSM type for source booleans (Zendesk checkbox, HubSpot bool, Kustomer "
+        "Bool): SELECT with options true/false (works on every site), or BOOLEAN where the "
+        "site supports it.",
+    ),
+    th.Property(
+        "field_limit_policy",
+        th.StringType,
+        default="fail",
+        allowed_values=["fail", "skip"],
+        title="Field limit policy",
+        description="When the planned fields exceed CSM's limits: 'fail' stops before "
+        "creating anything and lists what does not fit; 'skip' creates what fits and leaves "
+        "the rest out (their values are not loaded).",
+    ),
+    th.Property(
+        "field_metadata_buffer_records",
+        th.IntegerType,
+        default=100000,
+        title="Records held for field metadata",
+        description="With create_missing_fields: records held in memory while their "
+        "source's metadata stream has not arrived yet (taps send it after the records). "
+        "Past this, the run stops before creating anything.",
+    ),
+    th.Property(
         "customer_batch_size",
         th.IntegerType,
         default=CUSTOMER_PROFILE_BULK_MAX,
@@ -169,7 +246,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=False,
         title="Dry run",
         description="Read the site's fields, map and validate everything, print the "
-        "plan; send no bulk request and write no ledger.",
+        "plan (fields to create, what does not fit, records to create / update / leave "
+        "unchanged, validation failures); create no field, send no bulk request and write "
+        "no ledger.",
     ),
     th.Property(
         "max_failure_rate",

@@ -15,6 +15,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import RecordSink
 
 from target_atlassian_csm.mapping import IGNORE, MappingError, Skip, StreamMapper, StreamRule
+from target_atlassian_csm.provisioning import Held
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._typing import DatetimeErrorTreatmentEnum
@@ -52,6 +53,9 @@ class CsmSink(RecordSink):
         self.rule: StreamRule = target.rule_for(stream_name)
         self.schema_error: str | None = None
         self._mapper: StreamMapper | None = None
+        provisioner = target.provisioner
+        if provisioner is not None and self.rule.entity != IGNORE:
+            provisioner.register(stream_name, self.rule.entity, self.rule, schema, self._process)
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """The SDK's validator, wrapped so a bad record is dead-lettered, not fatal."""
@@ -75,6 +79,9 @@ class CsmSink(RecordSink):
                 self.schema,
                 catalog,
                 drop_invalid_details=self.config.get("invalid_detail_policy") == "drop_field",
+                bindings=provisioner.bindings(self.stream_name)
+                if (provisioner := self.csm_target.provisioner)
+                else (),
             )
             if mapper.unknown_fields:
                 msg = (
@@ -94,13 +101,24 @@ class CsmSink(RecordSink):
         return self._mapper
 
     def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+        """Take one record: processed now, or held until its stream's detail fields exist."""
+        runtime = self.csm_target.runtime
+        item = Held(
+            record=record,
+            seq=runtime.barrier.next_seq(),
+            line=self.csm_target.line_number,
+            problem=self.schema_error,
+        )
+        self.schema_error = None
+        provisioner = self.csm_target.provisioner
+        if provisioner is None or provisioner.admit(self.stream_name, item):
+            self._process(item)
+
+    def _process(self, item: Held) -> None:
         """Map one record and hand it to the pipeline, or dead-letter it with the reason."""
         runtime = self.csm_target.runtime
-        seq = runtime.barrier.next_seq()
-        line = self.csm_target.line_number
+        record, seq, line, problem = item.record, item.seq, item.line, item.problem
         entity = self.rule.entity
-        problem = self.schema_error
-        self.schema_error = None
         result: Any = None
         if problem is None:
             try:
@@ -110,6 +128,7 @@ class CsmSink(RecordSink):
         if problem is not None:
             runtime.summary.count(entity, "received")
             runtime.summary.count(entity, "failed")
+            runtime.plan.failure(entity, problem, self._who(record))
             runtime.dead_letters.write(
                 reason=problem,
                 stream=self.stream_name,
@@ -139,9 +158,39 @@ class CsmSink(RecordSink):
             )
         runtime.pipeline.accept(result)
 
+    def _who(self, record: dict) -> str:
+        """A short name of the record for the plan's examples (stream and source id)."""
+        return f"{self.stream_name}/{self._source_id(record) or '?'}"
+
     def _source_id(self, record: dict) -> str | None:
         value = record.get("id") if isinstance(record, dict) else None
         return str(value) if value is not None else None
+
+
+class MetadataSink(RecordSink):
+    """A stream describing the source's fields: read by provisioning, not loaded."""
+
+    def __init__(
+        self,
+        target: TargetAtlassianCSM,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: list[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.csm_target = target
+
+    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+        """Hand the definition to the provisioner."""
+        provisioner = self.csm_target.provisioner
+        kind = provisioner.metadata_kind(self.stream_name, self.schema) if provisioner else None
+        if provisioner is not None and kind is not None:
+            provisioner.add_metadata(self.stream_name, kind, record)
+
+    def _parse_timestamps_in_record(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """Nothing to parse: definitions are read as sent."""
 
 
 class IgnoredSink(RecordSink):
@@ -167,4 +216,4 @@ class IgnoredSink(RecordSink):
         """Nothing to parse: the record is not loaded."""
 
 
-__all__ = ["IGNORE", "CsmSink", "IgnoredSink"]
+__all__ = ["IGNORE", "CsmSink", "IgnoredSink", "MetadataSink"]

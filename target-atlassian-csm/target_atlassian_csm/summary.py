@@ -35,6 +35,8 @@ class RunSummary:
         self.tasks: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.ignored_streams: Counter[str] = Counter()
+        self.fields: Counter[str] = Counter()  # detail fields created, per entity
+        self.plan: dict[str, Any] | None = None  # field decisions (create_missing_fields)
         self.warnings = 0
         self.state_messages = 0
         self.elapsed: float | None = None
@@ -54,6 +56,11 @@ class RunSummary:
         """Add to a request counter."""
         with self._lock:
             self.requests[what] += n
+
+    def fields_created(self, entity: str, n: int) -> None:
+        """Detail fields created by provisioning."""
+        with self._lock:
+            self.fields[entity] += n
 
     def ignored(self, stream: str) -> None:
         """A record of a stream that is not mapped to CSM."""
@@ -87,7 +94,9 @@ class RunSummary:
                 "tasks": dict(self.tasks),
                 "requests": dict(self.requests),
                 "ignored_streams": dict(self.ignored_streams),
+                "fields_created": dict(self.fields),
                 "state_messages_emitted": self.state_messages,
+                **({"provisioning": self.plan} if self.plan is not None else {}),
             }
 
     def render(self) -> list[str]:
@@ -113,6 +122,9 @@ class RunSummary:
                 "  ignored streams (not mapped): "
                 + ", ".join(f"{k} ({v})" for k, v in sorted(data["ignored_streams"].items()))
             )
+        if data["fields_created"]:
+            created = ", ".join(f"{k} {v}" for k, v in sorted(data["fields_created"].items()))
+            lines.append(f"  detail fields created: {created}")
         if data["warnings"]:
             lines.append(f"  warnings: {data['warnings']} (see the dead-letter file)")
         lines.append(f"  STATE messages emitted: {data['state_messages_emitted']}")

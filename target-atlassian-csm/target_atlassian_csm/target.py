@@ -13,17 +13,23 @@ import sys
 import threading
 from collections import Counter
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 from singer_sdk.target_base import Target
 
 from target_atlassian_csm.barrier import StateBarrier
+from target_atlassian_csm.deadletter import DeadLetters
 from target_atlassian_csm.mapping import IGNORE, StreamRule
 from target_atlassian_csm.presets import PRESETS
+from target_atlassian_csm.provisioning import (
+    Provisioner,
+    ProvisioningError,
+    ProvisioningSettings,
+)
 from target_atlassian_csm.reader import CountingReader, truncate
 from target_atlassian_csm.runtime import LoadRuntime
 from target_atlassian_csm.settings import CONFIG_SCHEMA
-from target_atlassian_csm.sinks import CsmSink, IgnoredSink
+from target_atlassian_csm.sinks import CsmSink, IgnoredSink, MetadataSink
 
 
 class TargetAtlassianCSM(Target):
@@ -41,7 +47,12 @@ class TargetAtlassianCSM(Target):
         self._ignored: Counter[str] = Counter()
         self._stdout_lock = threading.Lock()
         self._pending_malformed: list[tuple[int, str, str]] = []
+        self.provisioner: Provisioner | None = None
+        self.plan_lines: list[str] = []
         super().__init__(*args, **kwargs)
+        provisioning = ProvisioningSettings.from_config(self.config)
+        if provisioning.enabled:
+            self.provisioner = Provisioner(provisioning, lambda: self.runtime, self.logger)
         self.barrier = StateBarrier(
             self._write_state_message,
             every_records=int(self.config.get("state_every_records", 1000)),
@@ -60,6 +71,7 @@ class TargetAtlassianCSM(Target):
                 self._runtime.dead_letters.write(
                     reason=reason, stream=None, line=line, record=truncate(raw)
                 )
+                self._runtime.summary.request("malformed_input_lines")
             self._pending_malformed.clear()
         return self._runtime
 
@@ -117,16 +129,32 @@ class TargetAtlassianCSM(Target):
         self._rules[stream_name] = rule
         return rule
 
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Tell provisioning which stream talks: a metadata stream ends when another starts."""
+        if self.provisioner is not None and isinstance(message_dict.get("stream"), str):
+            self.provisioner.observe(message_dict["stream"])
+        super()._process_record_message(message_dict)
+
     def _process_schema_message(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
+        if self.provisioner is not None and isinstance(stream, str):
+            self.provisioner.observe(stream)
         if isinstance(stream, str) and isinstance(message_dict.get("schema"), dict):
             if self._schemas.get(stream) != message_dict["schema"]:
                 self._rules.pop(stream, None)
             self._schemas[stream] = message_dict["schema"]
         super()._process_schema_message(message_dict)
 
-    def get_sink_class(self, stream_name: str) -> type[CsmSink] | type[IgnoredSink]:  # type: ignore[override]
-        """CsmSink for mapped streams, IgnoredSink for the rest."""
+    def get_sink_class(  # type: ignore[override]
+        self, stream_name: str
+    ) -> type[CsmSink] | type[IgnoredSink] | type[MetadataSink]:
+        """MetadataSink for field metadata, CsmSink for mapped streams, else IgnoredSink."""
+        if (
+            self.provisioner is not None
+            and stream_name not in (self.config.get("mapping") or {})
+            and self.provisioner.metadata_kind(stream_name, self._schemas.get(stream_name, {}))
+        ):
+            return MetadataSink
         return IgnoredSink if self.rule_for(stream_name).entity == IGNORE else CsmSink
 
     # --------------------------------------------------------------------- STATE
@@ -144,10 +172,24 @@ class TargetAtlassianCSM(Target):
             sys.stdout.flush()
 
     # ------------------------------------------------------------------- the end
+    def listen(self, file_input: IO[str] | None = None) -> None:
+        """Read the input; a field plan that cannot be carried out ends the run with status 2."""
+        try:
+            super().listen(file_input)
+        except ProvisioningError as exc:
+            self.logger.error("Field provisioning stopped the run: %s", exc)
+            if self._runtime is not None:
+                self._runtime.pipeline.stop(0)
+                self._runtime.close(write_summary=False)
+            raise SystemExit(2) from exc
+
     def process_endofpipe(self) -> None:
         """Wait for every record to settle, emit the last STATE, report."""
+        if self.provisioner is not None:
+            self.provisioner.finish_input()  # streams still waiting for metadata go now
         super().process_endofpipe()
         if self._runtime is None:
+            self._dead_letter_pending_lines()
             self.barrier.maybe_emit(force=True)
             if self._ignored:
                 self.logger.info("No records for CSM; ignored: %s", dict(self._ignored))
@@ -158,6 +200,13 @@ class TargetAtlassianCSM(Target):
         try:
             runtime.finish()
         finally:
+            if self.provisioner is not None:
+                runtime.summary.plan = runtime.plan.to_dict()
+            if runtime.dry_run or self.provisioner is not None:
+                counts = runtime.summary.to_dict()["entities"]
+                self.plan_lines = runtime.plan.render(counts, dry_run=runtime.dry_run)
+                for line in self.plan_lines:
+                    self.logger.info(line)
             data = runtime.close()
         rate = runtime.summary.failure_rate()
         bound = float(self.config.get("max_failure_rate", 0.05))
@@ -171,6 +220,16 @@ class TargetAtlassianCSM(Target):
             raise SystemExit(2)
         if data["dry_run"]:
             self.logger.info("Dry run: nothing was sent to CSM.")
+
+    def _dead_letter_pending_lines(self) -> None:
+        """Input with bad lines and no record: the bad lines still reach the dead letters."""
+        if not self._pending_malformed:
+            return
+        dead = DeadLetters(self.config["dead_letter_path"], enabled=not self.config.get("dry_run"))
+        for line, raw, reason in self._pending_malformed:
+            dead.write(reason=reason, stream=None, line=line, record=truncate(raw))
+        dead.close()
+        self._pending_malformed.clear()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
         """SIGTERM/SIGINT: send nothing new, let tasks in flight end, emit the STATE reached."""
