@@ -231,12 +231,18 @@ class TapHubSpotContacts(Tap):
         )
 
     def discover_streams(self) -> list[Stream]:
-        """Object streams typed from the properties API, plus the definitions themselves."""
+        """The property definitions first, then the object streams typed from them.
+
+        Definitions go first so a target that creates fields from them (target-atlassian-csm's
+        ``create_missing_fields``) has them before the first record and need not hold records
+        back; companies go before contacts so organizations exist before the customers that
+        reference them.
+        """
         return [
-            ContactsStream(self, self.selected_kinds("contacts")),
-            CompaniesStream(self, self.selected_kinds("companies")),
             ContactPropertiesStream(self),
             CompanyPropertiesStream(self),
+            CompaniesStream(self, self.selected_kinds("companies")),
+            ContactsStream(self, self.selected_kinds("contacts")),
         ]
 
     def sync_all(self) -> None:

@@ -257,7 +257,10 @@ class TapKustomer(Tap):
         def flat(cls: type[streams.KustomerStream]) -> list[str]:
             return list(cls.flat_ids)
 
+        # The attribute metadata first, so a target that creates fields from it has it before
+        # the first record; companies before customers, so organizations come first.
         out: list[Stream] = [
+            streams.CustomAttributeMetadataStream(self),
             streams.CompaniesStream(
                 self,
                 schema=schemas.record_schema(
@@ -291,7 +294,6 @@ class TapKustomer(Tap):
             streams.TeamsStream(self),
             streams.TagsStream(self),
             streams.KlassesStream(self),
-            streams.CustomAttributeMetadataStream(self),
         ]
         for klass in self.klass_records():
             name = klass["attributes"]["name"]
