@@ -244,7 +244,7 @@ class Ledger:
     def _upsert(
         self, op: Any, status: str, task_id: str | None, reason: str | None, now: float
     ) -> tuple[str, Sequence[Any]]:
-        semantic = json.dumps(op.semantic(), sort_keys=True, separators=(",", ":"))
+        semantic = op.semantic_text
         return (
             "INSERT INTO records (entity, key, stream, source_id, payload_hash, payload, status, "
             "task_id, run_id, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -278,7 +278,19 @@ class Ledger:
     ) -> None:
         """Record what became of a task's records."""
         now = time.time()
-        statements = [self._upsert(op, CONFIRMED, task_id, None, now) for op in confirmed]
+        statements: list[tuple[str, Sequence[Any]]]
+        if task_id is not None:
+            # mark_submitted wrote these rows with their payload: only the outcome changes.
+            statements = [
+                (
+                    "UPDATE records SET status = ?, run_id = ?, reason = NULL, updated_at = ? "
+                    "WHERE entity = ? AND key = ? AND task_id = ?",
+                    (CONFIRMED, self.run_id, now, op.entity, op.key, task_id),
+                )
+                for op in confirmed
+            ]
+        else:
+            statements = [self._upsert(op, CONFIRMED, task_id, None, now) for op in confirmed]
         statements += [self._upsert(op, FAILED, task_id, reason, now) for op, reason in failed]
         if task_id is not None and task_status is not None:
             statements.append(

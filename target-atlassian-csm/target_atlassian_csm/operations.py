@@ -73,11 +73,16 @@ class Operation:
     failed_attempts: int = 0
     recheck: bool = False  # merged with a duplicate: compare with the ledger again
     _hash: str | None = field(default=None, repr=False)
+    _semantic_text: str | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
         """Identity for dedupe and ledger: case-folded email or organization name."""
-        return self.identity.casefold()
+        key = self.__dict__.get("_key")
+        if key is None or self.__dict__.get("_key_of") is not self.identity:
+            key = self.identity.casefold()
+            self.__dict__["_key"], self.__dict__["_key_of"] = key, self.identity
+        return key
 
     def semantic(self) -> dict[str, Any]:
         """What the record asks for, independent of CSM ids (hashed and stored in the ledger)."""
@@ -91,11 +96,17 @@ class Operation:
         return out
 
     @property
+    def semantic_text(self) -> str:
+        """The semantic form as canonical JSON (computed once: the ledger stores it)."""
+        if self._semantic_text is None:
+            self._semantic_text = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"))
+        return self._semantic_text
+
+    @property
     def payload_hash(self) -> str:
         """sha256 of the semantic form."""
         if self._hash is None:
-            text = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"))
-            self._hash = hashlib.sha256(text.encode()).hexdigest()
+            self._hash = hashlib.sha256(self.semantic_text.encode()).hexdigest()
         return self._hash
 
     def payload(self) -> dict[str, Any]:

@@ -56,6 +56,8 @@ from target_atlassian_csm.summary import RunSummary
 ENDPOINTS = {CUSTOMER: "customer/profile/bulk", ORGANIZATION: "organization/profile/bulk"}
 BODY_KEYS = {CUSTOMER: "customerProfiles", ORGANIZATION: "organizationProfiles"}
 SYNTHETIC_STREAM = "(referenced organization)"
+#: Operations the reader hands over per lock acquisition (see :meth:`Pipeline.accept`).
+INBOX_BATCH = 64
 EntityKey = tuple[str, str]
 
 
@@ -138,6 +140,7 @@ class Pipeline:
         self._recovered: dict[EntityKey, tuple[str, str]] = {}
         self._recovered_tasks: deque[PendingTask] = deque()
         self._recovered_waiters: dict[str, list[Operation]] = {}
+        self._inbox: deque[Operation] = deque()
         self._inflight_tasks = 0
         self._busy_lanes = 0
         self.poll_schedule = PollSchedule(
@@ -185,15 +188,34 @@ class Pipeline:
             self.summary.task("recovered_from_ledger")
 
     def accept(self, op: Operation) -> None:
-        """Take one mapped operation (main thread); blocks while the lanes are behind."""
+        """Take one mapped operation (main thread); blocks while the lanes are behind.
+
+        Operations wait in a lock-free inbox and are admitted ``INBOX_BATCH`` at a time (or by
+        a lane, so a quiet tap's records still go out): taking the pipeline's lock once per
+        record made the reader queue behind the lanes on every record and cost more CPU than
+        the mapping itself.
+        """
+        if self._fatal is not None:
+            raise self._fatal
+        self._inbox.append(op)
+        if len(self._inbox) >= INBOX_BATCH:
+            self._drain_inbox(block=True)
+
+    def _drain_inbox(self, *, block: bool) -> None:
         with self._cv:
             self._raise_if_failed()
-            self.summary.count(op.entity, "received")
-            self._admit(op)
-            while self._queued_ops() >= self.max_queued_ops and self._fatal is None:
+            self._admit_inbox()
+            while block and self._queued_ops() >= self.max_queued_ops and self._fatal is None:
                 self._cv.wait(0.5)
             self._raise_if_failed()
         self.barrier.maybe_emit()
+
+    def _admit_inbox(self) -> None:
+        """Admit what the reader left in the inbox (caller holds the lock)."""
+        while self._inbox:
+            op = self._inbox.popleft()
+            self.summary.count(op.entity, "received")
+            self._admit(op)
 
     def settle_now(self, op: Operation, what: str) -> None:
         """Settle an operation that never enters the pipeline (skipped, invalid...)."""
@@ -203,12 +225,14 @@ class Pipeline:
     def flush(self) -> None:
         """Send partial batches now instead of waiting for them to fill."""
         with self._cv:
+            self._admit_inbox()
             self._flush_now = True
             self._cv.notify_all()
 
     def finish(self) -> None:
         """End of input: send everything, settle what waits on unseen references, wait."""
         with self._cv:
+            self._admit_inbox()
             self._finishing = True
             for (stream, source_id), ops in list(self._waiting_source.items()):
                 del self._waiting_source[(stream, source_id)]
@@ -266,7 +290,8 @@ class Pipeline:
 
     def _idle(self) -> bool:
         return (
-            not any(self._buffers.values())
+            not self._inbox
+            and not any(self._buffers.values())
             and not any(self._ready.values())
             and not self._active
             and not self._waiting_name
@@ -437,6 +462,7 @@ class Pipeline:
             while True:
                 if self._stopping or self._fatal is not None:
                     return None
+                self._admit_inbox()
                 for entity in (ORGANIZATION, CUSTOMER):
                     if self._ready[entity]:
                         self._busy_lanes += 1

@@ -16,6 +16,7 @@ from singer_sdk.sinks import RecordSink
 
 from target_atlassian_csm.mapping import IGNORE, MappingError, Skip, StreamMapper, StreamRule
 from target_atlassian_csm.provisioning import Held
+from target_atlassian_csm.validation import compiled_or_none
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._typing import DatetimeErrorTreatmentEnum
@@ -58,8 +59,13 @@ class CsmSink(RecordSink):
             provisioner.register(stream_name, self.rule.entity, self.rule, schema, self._process)
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
-        """The SDK's validator, wrapped so a bad record is dead-lettered, not fatal."""
+        """A compiled validator, wrapped so a bad record is dead-lettered, not fatal.
+
+        See :mod:`.validation`; the SDK's own is kept when it cannot compile the schema.
+        """
         inner = super().get_validator()
+        if inner is not None:
+            inner = compiled_or_none(self.schema) or inner
         return _NoteErrors(inner, self) if inner is not None else None  # type: ignore[return-value]
 
     def _parse_timestamps_in_record(
