@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PACKAGES := $(wildcard */pyproject.toml)
 
-.PHONY: install demo test lint format clean
+.PHONY: install plugins peers demo test lint format clean
 
 $(BIN)/.installed: pyproject.toml $(PACKAGES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,28 @@ $(BIN)/.installed: pyproject.toml $(PACKAGES)
 
 install: $(BIN)/.installed
 
-demo: install
+# The Meltano plugins of the flows, in .meltano/ (uv venvs, editable: code changes need no
+# reinstall; a changed meltano.yml or pyproject does). About 5 s.
+PLUGINS_STAMP := .meltano/.plugins-installed
+$(PLUGINS_STAMP): $(BIN)/.installed meltano.yml
+	$(BIN)/meltano install tap-hubspot-contacts tap-kustomer target-atlassian-csm
+	touch $@
+
+plugins: $(PLUGINS_STAMP)
+
+# The peer taps of tests/peers (tap-zendesk, tap-hubspot, meltano-tap-hubspot, tap-kustomer,
+# unmodified from PyPI) and mitmproxy, each in its own virtualenv. About 45 s, once.
+PEERS_STAMP := .venv-peers/.installed
+$(PEERS_STAMP): .ci/install-peers
+	.ci/install-peers
+	touch $@
+
+peers: $(PEERS_STAMP)
+
+demo: install plugins
 	$(BIN)/python -m sandbox.demo
 
-test: install
+test: install peers
 	$(BIN)/pytest -q
 
 lint: install
@@ -31,5 +49,6 @@ lint: install
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
+# Development environments only: .meltano/ (Meltano's state and the prod ledger) is kept.
 clean:
-	rm -rf $(VENV) .meltano output
+	rm -rf $(VENV) .venv-proxy .venv-peers .meltano/extractors .meltano/loaders output

@@ -104,6 +104,144 @@ def kustomer(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
     return StreamRule(entity=IGNORE) if "id" in _props(schema) else None
 
 
+# ------------------------------------------------- HubSpot peer taps (singer-io, MeltanoLabs)
+#: HubSpot bookkeeping properties: ids, timestamps, merge lists, analytics counters.
+HUBSPOT_SYSTEM_PROPERTIES = [
+    "hs_object_id", "hs_merged_object_ids", "createdate", "lastmodifieddate",
+    "hs_lastmodifieddate", "associatedcompanyid", "hs_email_domain", "hs_internal_flag",
+    "hs_analytics_num_visits", "num_associated_contacts", "hubspot_owner_id",
+]  # fmt: skip
+
+
+def _has_property_columns(props: Mapping[str, Any]) -> bool:
+    return any(key.startswith("property_") for key in props)
+
+
+def tap_hubspot_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
+    """singer-io tap-hubspot 4.x: v3 contacts with ``property_*`` copies, v2 companies.
+
+    Contacts link to their primary company through ``associatedcompanyid`` (the tap's schema
+    keeps no company associations). The tap types HubSpot numbers as JSON numbers, so that
+    id arrives as ``5000001.0``; companies are therefore keyed by ``hs_object_id`` (the same
+    id, typed the same way) rather than by the integer ``companyId``. Company properties are
+    v2 ``{value, timestamp, source}`` objects, which the target cannot unwrap into detail
+    values yet: companies load with their name only.
+    """
+    props = _props(schema)
+    if stream == "contacts" and "properties" in props and _has_property_columns(props):
+        return StreamRule(
+            entity=CUSTOMER,
+            email="properties.email",
+            display_name=["{properties.firstname} {properties.lastname}"],
+            source_id="id",
+            organization_id="properties.associatedcompanyid",
+            organization_stream="companies",
+            skip_when={"archived": True},
+            details_from=["properties"],
+            exclude_fields=HUBSPOT_SYSTEM_PROPERTIES,
+        )
+    if stream == "companies" and "companyId" in props and "portalId" in props:
+        return StreamRule(
+            entity=ORGANIZATION,
+            name="properties.name.value",
+            source_id="properties.hs_object_id.value",
+            skip_when={"isDeleted": True},
+            details_from=[],
+        )
+    return None
+
+
+def meltano_tap_hubspot(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
+    """MeltanoLabs tap-hubspot 0.10: v3 objects, every property a string under ``properties``."""
+    props = _props(schema)
+    nested = _nested(schema, "properties")
+    if _has_property_columns(props) or not nested:
+        return None
+    if stream == "contacts" and "email" in nested and "lastmodifieddate" in props:
+        return StreamRule(
+            entity=CUSTOMER,
+            email="properties.email",
+            display_name=["{properties.firstname} {properties.lastname}"],
+            source_id="id",
+            organization_id="properties.associatedcompanyid",
+            organization_stream="companies",
+            skip_when={"archived": True},
+            details_from=["properties"],
+            exclude_fields=HUBSPOT_SYSTEM_PROPERTIES,
+        )
+    if stream == "companies" and "name" in nested and "hs_lastmodifieddate" in props:
+        return StreamRule(
+            entity=ORGANIZATION,
+            name="properties.name",
+            source_id="id",
+            skip_when={"archived": True},
+            details_from=["properties"],
+            exclude_fields=HUBSPOT_SYSTEM_PROPERTIES,
+        )
+    return None
+
+
+def _only(detector: Detector) -> Detector:
+    """A preset for one tap: its customer/organization streams load, every other is ignored."""
+
+    def detect(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
+        return detector(stream, schema) or StreamRule(entity=IGNORE)
+
+    detect.__doc__ = f"{detector.__name__}, other streams ignored"
+    return detect
+
+
+# ------------------------------------------------------------ tap-zendesk (singer-io)
+#: Zendesk user/org columns that are bookkeeping, flags or identity already mapped: never
+#: matched to a detail field even if the site has one with a similar name.
+ZENDESK_SYSTEM_FIELDS = [
+    "id", "url", "created_at", "updated_at", "deleted_at", "active", "verified", "shared",
+    "shared_agent", "shared_phone_number", "shared_tickets", "shared_comments", "suspended",
+    "moderator", "only_private_comments", "restricted_agent", "two_factor_auth_enabled",
+    "chat_only", "report_csv", "permanently_deleted", "role_type", "custom_role_id",
+    "default_group_id", "group_id", "locale_id", "photo", "signature", "last_login_at",
+    "ticket_restriction", "iana_time_zone",
+]  # fmt: skip
+
+
+def tap_zendesk(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
+    """singer-io tap-zendesk: custom values nested under ``user_fields``/``organization_fields``.
+
+    Users become customers (default organization from ``organization_id``), organizations
+    become organizations; custom fields are tried first, then the standard columns (phone,
+    notes, tags, domain_names...), each only where the site has a field of that name.
+    Deleted users (``active: false``) and the account's admins are skipped. Dropdown values
+    arrive as the option *tag* (``plan_pro``): the tap sends no option names.
+    """
+    props = _props(schema)
+    if stream == "users" and "user_fields" in props and "role" in props and "email" in props:
+        return StreamRule(
+            entity=CUSTOMER,
+            email="email",
+            display_name="name",
+            source_id="id",
+            organization_id="organization_id",
+            organization_stream="organizations",
+            skip_when={"active": False, "role": "admin"},
+            details_from=["user_fields", ""],
+            exclude_fields=[*ZENDESK_SYSTEM_FIELDS, "role", "user_fields"],
+        )
+    if stream == "organizations" and "organization_fields" in props and "domain_names" in props:
+        return StreamRule(
+            entity=ORGANIZATION,
+            name="name",
+            source_id="id",
+            details_from=["organization_fields", ""],
+            exclude_fields=[*ZENDESK_SYSTEM_FIELDS, "organization_fields"],
+        )
+    return None
+
+
+def tap_zendesk_only(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
+    """The ``tap-zendesk`` preset: users and organizations load, every other stream is ignored."""
+    return tap_zendesk(stream, schema) or StreamRule(entity=IGNORE)
+
+
 # ---------------------------------------------------------------------------- generic
 CUSTOMER_STREAMS = ("customers", "contacts", "users", "people", "persons", "end_users")
 ORGANIZATION_STREAMS = ("organizations", "organisations", "companies", "accounts")
@@ -180,11 +318,22 @@ PRESETS: dict[str, Preset] = {
     for p in (
         Preset(
             "auto",
-            (hubspot_contacts, kustomer, generic),
-            "detect this project's taps by stream name and schema, else generic rules",
+            (
+                hubspot_contacts,
+                kustomer,
+                tap_zendesk,
+                tap_hubspot_singer,
+                meltano_tap_hubspot,
+                generic,
+            ),
+            "detect this project's taps and the popular peer taps by stream name and schema, "
+            "else generic rules",
         ),
         Preset("tap-hubspot-contacts", (hubspot_contacts,), "this project's HubSpot tap"),
         Preset("tap-kustomer", (kustomer,), "this project's Kustomer tap"),
+        Preset("tap-zendesk", (tap_zendesk_only,), "singer-io tap-zendesk (users, organizations)"),
+        Preset("tap-hubspot", (_only(tap_hubspot_singer),), "singer-io tap-hubspot 4.x"),
+        Preset("meltano-tap-hubspot", (_only(meltano_tap_hubspot),), "MeltanoLabs tap-hubspot"),
         Preset("generic", (generic,), "streams named like customers/organizations"),
         Preset("none", (), "only the streams listed in `mapping`"),
     )

@@ -1,5 +1,10 @@
-"""HubSpot CRM sandbox (contacts, companies, properties, associations, OAuth)."""
+"""HubSpot CRM sandbox (contacts, companies, properties, associations, OAuth).
 
-from sandbox.hubspot.app import HubSpotApp, create_app
+``create_app`` builds :class:`HubSpotPeerApp`: the v3 sandbox plus the v2 company paths the
+singer-io tap calls (``sandbox.hubspot.peer_paths``).
+"""
 
-__all__ = ["HubSpotApp", "create_app"]
+from sandbox.hubspot.app import HubSpotApp
+from sandbox.hubspot.peer_paths import HubSpotPeerApp, create_app
+
+__all__ = ["HubSpotApp", "HubSpotPeerApp", "create_app"]
