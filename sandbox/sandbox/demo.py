@@ -1,11 +1,20 @@
-"""The quick start: load the bundled sample into a local CSM sandbox and show what happened.
+"""The quick start: Meltano runs the HubSpot → CSM job against the local sandboxes.
 
-``python -m sandbox.demo`` (``make demo``) starts the CSM sandbox on a free loopback port with
-its ``default`` detail fields, pipes ``samples/demo.singer.jsonl`` through the
-``target-atlassian-csm`` command exactly as a Singer runner would, then runs it a second time on
-the same input to show that a resync of unchanged data sends nothing. It prints the target's
-summary, what the sandbox holds, and the dead-letter reasons. Files go to ``output/demo/``,
-which is wiped first: the sandbox starts empty, so an old ledger would wrongly skip records.
+``python -m sandbox.demo`` (``make demo``, which installs the plugins first) starts the CSM
+sandbox (preset ``flows``: detail fields matching the source data) and the HubSpot sandbox
+(preset ``default``: 100 contacts, 20 companies, with the ugly cases) in this process, on the
+ports the ``sandbox`` environment of ``meltano.yml`` points at, then runs exactly what a user
+runs::
+
+    meltano run tap-hubspot-contacts target-atlassian-csm
+
+It prints the target's run summary and what the CSM sandbox holds, edits three records in the
+source, and runs the same command again to show that Meltano's stored state makes the second
+run read and send only those. ``--tap tap-kustomer`` does the same with the Kustomer sandbox.
+
+The sandboxes live in memory and start empty, so what an earlier run left behind (Meltano's
+state for this job, the sandbox ledger) is cleared first; without that the first run would read
+nothing new and the ledger would skip every record as already sent.
 """
 
 from __future__ import annotations
@@ -16,115 +25,169 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from sandbox.core.server import SandboxServer
-from sandbox.registry import create_app
+from sandbox.registry import APIS, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "samples" / "demo.singer.jsonl"
-OUTPUT = ROOT / "output" / "demo"
-#: The sandbox's credentials: not secrets (a local stand-in), but passed the same way.
-SANDBOX_CLOUD_ID = "sandbox"
-SANDBOX_TOKEN = "sandbox-token"  # noqa: S105
+MELTANO = Path(sys.executable).with_name("meltano")
+TARGET = "target-atlassian-csm"
+#: tap -> the source sandbox it reads
+SOURCES = {"tap-hubspot-contacts": "hubspot", "tap-kustomer": "kustomer"}
+#: Where the ``sandbox`` environment sends the target's ledger, dead letters and summary.
+TARGET_FILES = ROOT / ".meltano" / "csm" / "sandbox"
+LOGS = ROOT / "output" / "demo"
+EDITED_TITLE = "Head of Support"
+NEXT_TIER = {"bronze": "silver", "silver": "gold", "gold": "bronze"}
 
 
-def _write_config(path: Path, url: str) -> None:
-    config = {
-        "base_url": url,
-        "cloud_id": SANDBOX_CLOUD_ID,
-        "access_token": SANDBOX_TOKEN,
-        "ledger_path": str(OUTPUT / "ledger.sqlite"),
-        "dead_letter_path": str(OUTPUT / "dead-letters.jsonl"),
-        "summary_path": str(OUTPUT / "summary.json"),
-        "batch_max_wait_seconds": 0.5,
-    }
-    path.write_text(json.dumps(config, indent=2))
-    path.chmod(0o600)
+def _env() -> dict[str, str]:
+    """This shell's environment without plugin settings a user exported for a real site."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))}
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    env["MELTANO_CLI_DISABLE_VERSION_CHECK"] = "true"
+    return env
 
 
-def _run_target(config: Path, sample: Path, label: str) -> dict[str, Any]:
-    """Run the target as a subprocess over the sample; return its summary file."""
-    print(f"\n== {label}: target-atlassian-csm < {sample.relative_to(ROOT)}", flush=True)
-    with sample.open("rb") as stdin:
+def _meltano(args: list[str], log: Path) -> float:
+    """Run a meltano command in the project, its output to ``log``; stop the demo if it fails."""
+    started = time.monotonic()
+    with log.open("w") as out:
         done = subprocess.run(
-            [sys.executable, "-m", "target_atlassian_csm", "--config", str(config)],
-            stdin=stdin,
-            capture_output=True,
-            check=False,
+            [str(MELTANO), *args], cwd=ROOT, env=_env(), stdout=out, stderr=out, check=False
         )
     if done.returncode != 0:
-        sys.stderr.write(done.stderr.decode(errors="replace")[-4000:])
-        msg = f"target-atlassian-csm exited with {done.returncode}"
+        sys.stderr.write(log.read_text()[-4000:])
+        msg = f"meltano {' '.join(args)} exited with {done.returncode} (log: {log})"
         raise SystemExit(msg)
-    summary = json.loads((OUTPUT / "summary.json").read_text())
-    print(f"    {summary['elapsed_seconds']:.1f}s")
+    return time.monotonic() - started
+
+
+def _serve(api: str, preset: str) -> tuple[Any, SandboxServer]:
+    """One sandbox, seeded, on its default port (the one ``meltano.yml`` points at)."""
+    app = create_app(api)
+    seeded = app.seed(preset)
+    port = APIS[api].default_port
+    try:
+        server = SandboxServer(app, port=port).start()
+    except (OSError, SystemExit):  # werkzeug exits when the port is taken
+        msg = f"port {port} is busy: stop what serves it (another `sandbox serve {api}`?)"
+        raise SystemExit(msg) from None
+    if api == "csm":
+        fields = seeded["fields"]
+        held = f"{fields['customer']} customer and {fields['organization']} organization fields"
+    elif api == "hubspot":
+        held = f"{seeded['live_contacts']} live contacts, {seeded['live_companies']} companies"
+    else:
+        held = f"{seeded['customer']} customers, {seeded['company']} companies, conversations"
+    print(f"    {api:<8} {server.url}  preset {preset!r}: {held}")
+    return app, server
+
+
+def _print_summary(summary: dict[str, Any], seconds: float) -> None:
+    print(
+        f"    meltano run: {seconds:.1f} s (the target itself: {summary['elapsed_seconds']:.1f} s)"
+    )
     for entity, counts in summary["entities"].items():
         shown = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-        print(f"    {entity}s: {shown}")
-    requests = summary["requests"]
+        print(f"    {entity}s: {shown or 'none'}")
+    requests = summary.get("requests", {})
     print(
         f"    bulk requests {requests.get('submits', 0)}, task polls {requests.get('polls', 0)}, "
-        f"organization look-ups {requests.get('lookups', 0)}"
+        f"organization look-ups {requests.get('lookups', 0)}, "
+        f"STATE messages {summary.get('state_messages_emitted', 0)}"
     )
-    states = [s for s in done.stdout.decode().splitlines() if s.strip()]
-    print(f"    STATE lines passed on to the runner: {len(states)}; last: {states[-1][:100]}")
-    return summary
 
 
-def _report(app: Any, second: dict[str, Any], dead_lines: list[str]) -> None:
+def _print_csm(app: Any) -> None:
     with app.lock:
         state = app.state_snapshot()
-    customers = state.get("customers", [])
-    orgs = state.get("organizations", [])
-    linked = sum(1 for c in customers if c.get("organizationIds"))
-    with_details = sum(1 for c in customers if c.get("details"))
-    print("\n== What the CSM sandbox holds now")
-    print(f"    organizations: {len(orgs)}")
+    customers, orgs = state["customers"], state["organizations"]
+    names = {o["id"]: o["name"] for o in orgs}
+    print("\n== What the CSM sandbox holds")
+    print(f"    organizations: {len(orgs)} ({sum(1 for o in orgs if o['details'])} with details)")
     print(
         f"    customers:     {len(customers)} "
-        f"({with_details} with detail values, {linked} in an organization)"
+        f"({sum(1 for c in customers if c['details'])} with detail values, "
+        f"{sum(1 for c in customers if c['organizationIds'])} in an organization)"
     )
-    print(f"    bulk tasks:    {len(state.get('tasks', []))}")
-    if customers:
-        sample = customers[0]
-        print(f"    e.g. {sample['email']}: {json.dumps(sample.get('details', {}))[:160]}")
-    dead = OUTPUT / "dead-letters.jsonl"
-    if dead_lines:
-        print(f"\n== Dead letters of the first load ({dead.relative_to(ROOT)})")
-        for raw in dead_lines:
-            item = json.loads(raw)
-            who = item.get("identity") or item.get("source_id") or f"line {item.get('line')}"
-            print(
-                f"    [{item.get('severity', 'error')}] {item.get('stream')} {who}: "
-                f"{item['reason']}"
-            )
-    submits = second.get("requests", {}).get("submits", 0)
-    unchanged = sum(e.get("unchanged", 0) for e in second.get("entities", {}).values())
-    print(f"\n== Resync: {unchanged} records unchanged, {submits} bulk requests sent.")
-    print(f"Summary file: {(OUTPUT / 'summary.json').relative_to(ROOT)}")
+    linked = next((c for c in customers if c["organizationIds"]), None)
+    if linked:
+        orgs_of = ", ".join(names[i] for i in linked["organizationIds"])
+        print(f"    e.g. {linked['displayName']} <{linked['email']}> in {orgs_of}")
+        for field, values in linked["details"].items():
+            print(f"         {field}: {', '.join(values)}")
+
+
+def _print_dead_letters(path: Path) -> None:
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    print(f"\n== Dead letters ({len(lines)}, in {path.relative_to(ROOT)})")
+    for raw in lines:
+        item = json.loads(raw)
+        print(f"    {item.get('stream')} {item.get('source_id')}: {item['reason']}")
+
+
+def _edit_source(api: str, app: Any) -> None:
+    """Change three records in the source, as a user of HubSpot or Kustomer would."""
+    if api == "hubspot":
+        edited = app.modify("contacts", count=3, property="jobtitle", value=EDITED_TITLE)
+        print(f"\n== In HubSpot, 3 contacts get a new job title: ids {edited['modified']}")
+        return
+    with app.lock:
+        live = [c for c in app.store.all("customer") if not c["attributes"]["deleted"]][:3]
+    for customer in live:  # the next tier up, so every edit is a real change
+        tier = NEXT_TIER[customer["attributes"]["custom"]["tierStr"]]
+        app.modify("customer", ids=[customer["id"]], attributes={"custom": {"tierStr": tier}})
+    print(f"\n== In Kustomer, 3 customers change tier: ids {[c['id'] for c in live]}")
+
+
+def _run_job(tap: str, label: str, number: int) -> dict[str, Any]:
+    print(f"\n== {label}: meltano run {tap} {TARGET}", flush=True)
+    seconds = _meltano(["run", tap, TARGET], LOGS / f"run-{number}.log")
+    summary = json.loads((TARGET_FILES / "summary.json").read_text())
+    _print_summary(summary, seconds)
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the quick start."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sample", type=Path, default=SAMPLE, help="Singer messages to load")
+    parser.add_argument("--tap", choices=sorted(SOURCES), default="tap-hubspot-contacts")
+    parser.add_argument("--no-second-run", action="store_true", help="stop after the first load")
     args = parser.parse_args(argv)
-    shutil.rmtree(OUTPUT, ignore_errors=True)
-    OUTPUT.mkdir(parents=True)
-    os.chmod(OUTPUT, 0o700)
-    app = create_app("csm")
-    print("== CSM sandbox: seeded", json.dumps(app.seed("default")))
-    with SandboxServer(app) as server:
-        print(f"    listening on {server.url}")
-        config = OUTPUT / "config.json"
-        _write_config(config, server.url)
-        _run_target(config, args.sample.resolve(), "First load")
-        dead = OUTPUT / "dead-letters.jsonl"
-        dead_lines = dead.read_text().splitlines() if dead.exists() else []
-        second = _run_target(config, args.sample.resolve(), "Second run, same input")
-        _report(app, second, dead_lines)
+    source_api = SOURCES[args.tap]
+    state_id = f"sandbox:{args.tap}-to-{TARGET}"
+    shutil.rmtree(LOGS, ignore_errors=True)
+    LOGS.mkdir(parents=True)
+    print("== Sandboxes (in this process)")
+    csm, csm_server = _serve("csm", "flows")
+    source, source_server = _serve(source_api, "default")
+    try:
+        print(f"\n== Clearing what an earlier run left: state {state_id!r}, the sandbox ledger")
+        _meltano(["state", "clear", "--force", state_id], LOGS / "state-clear.log")
+        shutil.rmtree(TARGET_FILES, ignore_errors=True)
+
+        _run_job(args.tap, "First run", 1)
+        _print_csm(csm)
+        _print_dead_letters(TARGET_FILES / "dead-letters.jsonl")
+        if not args.no_second_run:
+            _edit_source(source_api, source)
+            csm.journal.clear()
+            _run_job(args.tap, "Second run, same command (continues from Meltano's state)", 2)
+            sent = sum(1 for e in csm.journal.entries() if e.path.endswith("/profile/bulk"))
+            print(f"    profile bulk requests seen by the CSM sandbox: {sent}")
+    finally:
+        source_server.stop()
+        csm_server.stop()
+    print(
+        f"\nFiles: {TARGET_FILES.relative_to(ROOT)}/ (summary, ledger, dead letters), "
+        f"{LOGS.relative_to(ROOT)}/ (Meltano's logs). State: meltano state get {state_id}"
+    )
     return 0
 
 

@@ -1,7 +1,8 @@
 """Seed presets: the detail fields a site starts with, and optional pre-existing records.
 
-``empty`` defines no field; ``default`` defines the fields the project's samples map to.
-Both take ``customers=N`` and ``organizations=N`` to pre-create records, named like the
+``empty`` defines no field; ``default`` defines the fields the project's samples map to;
+``flows`` those the HubSpot and Kustomer sandboxes' data maps to (``presets_flows``).
+All take ``customers=N`` and ``organizations=N`` to pre-create records, named like the
 records the target tests generate (``user{i}@example.com``, ``Org {i}``), so a resync test or
 a benchmark starts from a site that already holds the data. Customer ``i`` belongs to
 organization ``i % organizations``; with the ``default`` fields the records also carry
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.core.app import ApiError
+from sandbox.csm.presets_flows import FLOW_PRESETS
 from sandbox.csm.store import Store
 
 DEFAULT_FIELDS: dict[str, list[tuple[str, str, list[str]]]] = {
@@ -36,7 +38,7 @@ DEFAULT_FIELDS: dict[str, list[tuple[str, str, list[str]]]] = {
         ("Founded", "DATE", []),
     ],
 }
-PRESETS = ("empty", "default")
+PRESETS = ("empty", "default", *FLOW_PRESETS)
 PARAMS = frozenset({"customers", "organizations", "details"})
 
 
@@ -57,8 +59,9 @@ def seed_store(store: Store, preset: str, params: dict[str, Any]) -> dict[str, A
     if unknown:
         msg = f"unknown seed parameter(s) {unknown}; known: {sorted(PARAMS)}"
         raise ApiError(400, msg)
-    if preset == "default":
-        for entity, fields in DEFAULT_FIELDS.items():
+    if preset == "default" or preset in FLOW_PRESETS:
+        preset_fields = DEFAULT_FIELDS if preset == "default" else FLOW_PRESETS[preset]
+        for entity, fields in preset_fields.items():
             for name, type_name, options in fields:
                 store.add_field(entity, name, type_name, options)
     with_details = bool(params.get("details", True)) and preset == "default"
