@@ -173,7 +173,19 @@ class HubSpotClient:
             self._adapt_to_headers(response.headers)
             if status < 300:
                 self._check_daily(response.headers)
-                return response.json()
+                body, problem = _read_answer(response)
+                if problem is None:
+                    return body
+                # A body cut short or replaced by a proxy's page is retried like a dropped
+                # connection; a well-formed answer of the wrong shape is not (it would repeat).
+                what = f"{method} {path} answered {status} with {problem}"
+                if problem.startswith("JSON"):
+                    raise UnexpectedAnswer(
+                        f"{what}: stopping rather than skipping records; "
+                        "a rerun resumes from the last STATE"
+                    )
+                self._retry_or_raise(attempt, self._backoff(attempt), what)
+                continue
             error = _error_body(response)
             if status == 429:
                 wait = self._rate_limit_wait(response, error, attempt, path)
@@ -259,6 +271,29 @@ class HubSpotClient:
         if self.max_requests is not None and self.usage.requests >= int(self.max_requests):
             msg = f"max_requests_per_run={self.max_requests} reached; stopping"
             raise DailyLimitReached(msg)
+
+
+class UnexpectedAnswer(FatalAPIError):
+    """A 2xx answer the tap cannot read as a page of results."""
+
+
+def _read_answer(response: requests.Response) -> tuple[Any, str | None]:
+    """The JSON body and None, or None and what is wrong with it.
+
+    Every endpoint this client calls answers ``{"results": [...], ...}``; reading a body
+    without that list as an empty page would end the stream early and skip records silently.
+    """
+    if not response.content:
+        return None, "an empty body"
+    try:
+        body = response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "unknown type")
+        return None, f"a body that is not valid JSON ({len(response.content)} bytes, {kind})"
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        keys = sorted(body)[:10] if isinstance(body, dict) else type(body).__name__
+        return None, f"JSON without a results list (keys: {keys})"
+    return body, None
 
 
 def _error_body(response: requests.Response) -> dict[str, Any]:

@@ -332,7 +332,23 @@ class KustomerClient:
                 if status == 404:
                     raise KustomerNotFoundError(msg)
                 raise KustomerBadRequestError(msg, status)
-            return response.json()
+            answer, problem = _read_answer(response)
+            if problem is None:
+                return answer
+            # A body cut short or replaced by a proxy's page is retried like a dropped
+            # connection; well-formed JSON of the wrong shape is not (it would repeat), and
+            # reading it as an empty page would end the stream early: a silent skip.
+            what = f"{method} {path} answered {status} with {problem}"
+            if problem.startswith("JSON") or attempt >= self.max_retries:
+                raise FatalAPIError(
+                    f"{what}: stopping rather than skipping records; "
+                    "a rerun resumes from the last STATE"
+                )
+            attempt += 1
+            self.report.retries += 1
+            wait = self._retry_wait(attempt)
+            self.logger.warning("%s; retrying in %.1f s", what, wait)
+            self.sleep(wait)
 
     @staticmethod
     def _error_text(response: requests.Response) -> str:
@@ -385,3 +401,21 @@ class KustomerClient:
                 f"{self.report.lowest_remaining}/{self.report.server_limit}"
             )
         return "Kustomer rate budget: " + ", ".join(parts)
+
+
+def _read_answer(response: requests.Response) -> tuple[dict[str, Any], str | None]:
+    """The JSON body and None, or an empty dict and what is wrong with it.
+
+    Every Kustomer endpoint the tap reads answers a JSON:API document with ``data``.
+    """
+    if not response.content:
+        return {}, "an empty body"
+    try:
+        body = response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "unknown type")
+        return {}, f"a body that is not valid JSON ({len(response.content)} bytes, {kind})"
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list | dict):
+        keys = sorted(body)[:10] if isinstance(body, dict) else type(body).__name__
+        return {}, f"JSON without a data list or object (keys: {keys})"
+    return body, None

@@ -19,6 +19,9 @@ from typing import IO, Any
 
 from target_atlassian_csm.files import private_path
 
+#: Characters other than \n that str.splitlines() and many JSONL readers break lines at.
+LINE_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -66,6 +69,8 @@ class DeadLetters:
             "record": record,
         }
         text = json.dumps(entry, default=_default, ensure_ascii=False)
+        for char in LINE_BREAKS:  # legal in JSON strings, but line breaks to splitlines()
+            text = text.replace(char, f"\\u{ord(char):04x}")
         with self._lock:
             if severity == "error":
                 self.errors += 1

@@ -47,3 +47,31 @@ class TestTargetAtlassianCSMStandard(_StandardTests):  # type: ignore[misc,valid
         yield _SERVER
         _SERVER.stop()
         _TMP.cleanup()
+
+    def test_target_record_before_schema(self, csm, tmp_path):
+        """Replaces the SDK's check, which expects the run to stop on such a record.
+
+        A record before its SCHEMA is dead-lettered with its input line and the run goes on,
+        so one broken line cannot hold back the good records after it (docs/reliability.md).
+        """
+        from tests.target.conftest import (
+            CUSTOMER_PROPS,
+            record_msg,
+            run_target,
+            schema_msg,
+            state_msg,
+            target_config,
+        )
+
+        messages = [
+            record_msg("customers", {"id": "early", "email": "early@example.com"}),
+            schema_msg("customers", CUSTOMER_PROPS),
+            record_msg("customers", {"id": "ok", "email": "ok@example.com"}),
+            state_msg({"done": True}),
+        ]
+        result = run_target(target_config(csm, tmp_path, max_failure_rate=1), messages)
+        assert [(d["line"], "before any SCHEMA" in d["reason"]) for d in result.dead_letters] == [
+            (1, True)
+        ]
+        assert csm.app.customer_by_email("ok@example.com") is not None
+        assert result.states[-1] == {"done": True}

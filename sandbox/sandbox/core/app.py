@@ -30,6 +30,7 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox.core.adversity import DEFAULT_KNOBS, Adversity, Fault
 from sandbox.core.clock import Clock, SystemClock
+from sandbox.core.garble import GARBLE_KNOBS, Garbler, check_kinds
 from sandbox.core.journal import RequestJournal
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class SandboxApp:
         self.lock = threading.RLock()
         self.journal = RequestJournal()
         self.adversity = Adversity()
+        self.garbler = Garbler()
         self.url_map = Map(self.rules())
         self._initial_knobs = knobs
         self.knobs: dict[str, Any] = {}
@@ -114,6 +116,7 @@ class SandboxApp:
         """Back to a fresh sandbox: state, journal and knobs."""
         with self.lock:
             knobs = copy.deepcopy(DEFAULT_KNOBS)
+            knobs.update(copy.deepcopy(GARBLE_KNOBS))
             knobs.update(copy.deepcopy(self.extra_knobs))
             self.knobs = knobs
             self.set_knobs(**self._initial_knobs)
@@ -131,6 +134,8 @@ class SandboxApp:
                 if key == "fail_next":
                     for spec in value:
                         Fault.parse(spec)  # raises on a spec that is not a fault
+                if key == "garble_next":
+                    check_kinds(value)
                 if key == "journal_bodies":
                     self.journal.keep_bodies = bool(value)
                 self.knobs[key] = copy.deepcopy(value)
@@ -173,6 +178,9 @@ class SandboxApp:
             response = self.error_response(status, "Injected server error")
         else:
             response = self._route(request)
+            garbled = self.garbler.apply(self.knobs, path, response)
+            if garbled is not None:
+                entry.fault = f"garbled_{garbled}"
         if fault and fault.kind == "drop_after":
             self._drop(request)
         entry.status = response.status_code
