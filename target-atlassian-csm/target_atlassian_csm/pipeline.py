@@ -442,20 +442,32 @@ class Pipeline:
         self._cv.notify_all()
 
     # ====================================================================== lanes
-    def _lane(self) -> None:
+    def _serve(self, next_job: Callable[[], Callable[[], None] | None]) -> None:
+        """A lane's loop: take jobs until there are none; any error stops the whole run.
+
+        ``next_job`` marks the lane busy (under the lock) before it hands a job over, so
+        :meth:`_idle` never sees a moment with work taken but not yet counted.
+        """
         try:
             while True:
-                batch = self._next_batch()
-                if batch is None:
+                job = next_job()
+                if job is None:
                     return
                 try:
-                    self._run_batch(batch)
+                    job()
                 finally:
                     with self._cv:
                         self._busy_lanes -= 1
                         self._cv.notify_all()
         except BaseException as exc:  # noqa: BLE001 - any lane error stops the run cleanly
             self._fail(exc)
+
+    def _lane(self) -> None:
+        def next_job() -> Callable[[], None] | None:
+            batch = self._next_batch()
+            return None if batch is None else (lambda: self._run_batch(batch))
+
+        self._serve(next_job)
 
     def _next_batch(self) -> Batch | None:
         with self._cv:
@@ -719,19 +731,7 @@ class Pipeline:
 
     # ============================================================== control lane
     def _control_lane(self) -> None:
-        try:
-            while True:
-                job = self._next_control_job()
-                if job is None:
-                    return
-                try:
-                    job()
-                finally:
-                    with self._cv:
-                        self._busy_lanes -= 1
-                        self._cv.notify_all()
-        except BaseException as exc:  # noqa: BLE001
-            self._fail(exc)
+        self._serve(self._next_control_job)
 
     def _due_lookups(self, *, ignore_time: bool = False) -> list[str]:
         now = time.monotonic()

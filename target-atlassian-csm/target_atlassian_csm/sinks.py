@@ -173,8 +173,8 @@ class CsmSink(RecordSink):
         return str(value) if value is not None else None
 
 
-class MetadataSink(RecordSink):
-    """A stream describing the source's fields: read by provisioning, not loaded."""
+class _UnloadedSink(RecordSink):
+    """A stream whose records are read but not loaded into CSM (no timestamps to parse)."""
 
     def __init__(
         self,
@@ -185,6 +185,15 @@ class MetadataSink(RecordSink):
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.csm_target = target
+
+    def _parse_timestamps_in_record(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """Nothing to parse: the record is not loaded as CSM values."""
+
+
+class MetadataSink(_UnloadedSink):
+    """A stream describing the source's fields: read by provisioning, not loaded."""
 
     def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Hand the definition to the provisioner."""
@@ -193,33 +202,13 @@ class MetadataSink(RecordSink):
         if provisioner is not None and kind is not None:
             provisioner.add_metadata(self.stream_name, kind, record)
 
-    def _parse_timestamps_in_record(
-        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
-    ) -> None:
-        """Nothing to parse: definitions are read as sent."""
 
-
-class IgnoredSink(RecordSink):
+class IgnoredSink(_UnloadedSink):
     """A stream that is not mapped to CSM: counted, not loaded."""
-
-    def __init__(
-        self,
-        target: TargetAtlassianCSM,
-        stream_name: str,
-        schema: dict[str, Any],
-        key_properties: list[str] | None,
-    ) -> None:
-        super().__init__(target, stream_name, schema, key_properties)
-        self.csm_target = target
 
     def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Count the record."""
         self.csm_target.ignored(self.stream_name)
-
-    def _parse_timestamps_in_record(
-        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
-    ) -> None:
-        """Nothing to parse: the record is not loaded."""
 
 
 __all__ = ["IGNORE", "CsmSink", "IgnoredSink", "MetadataSink"]
