@@ -3,10 +3,14 @@
     sandbox list
     sandbox serve csm --port 8401 --seed default --knob task_cap=5
     sandbox run [--api csm --api hubspot] [--seed hubspot=default] -- meltano run ...
+    sandbox run --api csm --api zendesk --proxy -- meltano run tap-zendesk target-atlassian-csm
 
 ``run`` starts the APIs on their default ports (those ``meltano.yml``'s ``sandbox``
 environment points at), seeds them, exports ``SANDBOX_<API>_URL``, runs the command and
-stops the servers when it ends, returning the command's exit code.
+stops the servers when it ends, returning the command's exit code. ``--proxy`` also starts
+the sandbox HTTPS proxy (mitmdump, see ``sandbox.proxy``) on 8480 with its CA in
+``./.csm/proxy``, where the peer taps of the ``sandbox`` environment look, routing the real
+hosts of the started APIs to them.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import signal
 import subprocess
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from sandbox.core.server import SandboxServer
+from sandbox.proxy import PROXY_PORT, PUBLIC_HOSTS, SandboxProxy, find_mitmdump, routes_for
 from sandbox.registry import APIS, available, create_app
 
 
@@ -84,6 +90,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_proxy(stack: ExitStack, port: int, urls: dict[str, str]) -> SandboxProxy:
+    """Start the HTTPS proxy for the peer taps, routing the started APIs' public hosts.
+
+    The CA goes to ``./.csm/proxy`` because the ``sandbox`` environment's peer extractors
+    read it from there, relative to the project root Meltano runs in. Without mitmproxy the
+    peer taps would only fail later with TLS or connection errors, so stop now and say how
+    to install it.
+    """
+    mitmdump = find_mitmdump()
+    if mitmdump is None:
+        msg = (
+            "sandbox run --proxy: mitmdump not found. Install it with `make peers` or "
+            'python3 -m venv .venv-proxy && .venv-proxy/bin/pip install "mitmproxy>=11" '
+            "(or set SANDBOX_MITMDUMP)"
+        )
+        raise SystemExit(msg)
+    routes = routes_for({api: url for api, url in urls.items() if api in PUBLIC_HOSTS})
+    if not routes:
+        msg = f"sandbox run --proxy: none of {sorted(urls)} is reached through the proxy"
+        raise SystemExit(msg)
+    proxy = SandboxProxy(routes, mitmdump=mitmdump, confdir=Path(".csm/proxy"), port=port)
+    stack.enter_context(proxy)
+    return proxy
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Serve APIs around a command."""
     if not args.command:
@@ -95,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     knobs = _pairs(args.knob, scoped=True)
     params = _pairs(args.seed_param, scoped=True)
     env = dict(os.environ)
+    urls: dict[str, str] = {}
     with ExitStack() as stack:
         for api in apis:
             seed = seeds.get(api, "default") or None
@@ -102,7 +134,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             port = 0 if args.free_ports else APIS[api].default_port
             server = stack.enter_context(SandboxServer(app, port=port))
             env[f"SANDBOX_{api.upper()}_URL"] = server.url
+            urls[api] = server.url
             print(f"[sandbox] {api} listening on {server.url}", file=sys.stderr, flush=True)
+        if args.proxy:
+            proxy = _start_proxy(stack, args.proxy_port, urls)
+            env["SANDBOX_PROXY_URL"] = proxy.url
+            print(
+                f"[sandbox] proxy listening on {proxy.url} (CA {proxy.ca_cert}) for "
+                f"{', '.join(sorted(proxy.routes))}",
+                file=sys.stderr,
+                flush=True,
+            )
         process = subprocess.Popen(command, env=env)
         try:
             return process.wait()
@@ -137,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed-param", action="append", help="api.key=value")
     run.add_argument("--knob", action="append", help="api.knob=value (JSON values)")
     run.add_argument("--free-ports", action="store_true", help="pick free ports")
+    run.add_argument(
+        "--proxy",
+        action="store_true",
+        help="also start the HTTPS proxy the peer taps use (needs mitmproxy, `make peers`)",
+    )
+    run.add_argument(
+        "--proxy-port",
+        type=int,
+        default=PROXY_PORT,
+        help=f"the proxy's port (default {PROXY_PORT}, where meltano.yml's sandbox points)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
     return parser

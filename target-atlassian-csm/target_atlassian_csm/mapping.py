@@ -25,6 +25,51 @@ ENTITIES = (CUSTOMER, ORGANIZATION, IGNORE)
 TYPE_SUFFIX_RE = re.compile(r"^(.*[a-z0-9])(Str|Txt|Num|At|Bool|Url)$")
 
 Expr = str | Sequence[str] | None
+#: ``skip_when`` tests other than equality: ``{"in": [...]}`` and ``{"present": bool}``.
+SKIP_OPERATORS = ("in", "present")
+
+
+def _is_operator(expected: Any) -> bool:
+    """A ``skip_when`` value that is a test (``{"in": [...]}``), not a value to compare to."""
+    return (
+        isinstance(expected, Mapping)
+        and len(expected) == 1
+        and next(iter(expected)) in SKIP_OPERATORS
+    )
+
+
+def _skip_test(path: str, expected: Any) -> tuple[Any, str]:
+    """Compile one ``skip_when`` entry into ``(predicate, reason)``; refuse malformed tests.
+
+    Equality alone cannot say "deleted" when the source marks it with a timestamp
+    (Zendesk ``deleted_at``) nor "any of these roles" (Zendesk agents and admins are not
+    customers), hence ``present`` and ``in``.
+    """
+    if not _is_operator(expected):
+        return (lambda value: value == expected), f"{path} is {expected!r}"
+    operator, argument = next(iter(expected.items()))
+    if operator == "in":
+        if not isinstance(argument, list | tuple):
+            msg = f"skip_when.{path}: `in` takes a list of values, got {argument!r}"
+            raise ValueError(msg)
+        options = list(argument)
+        return (lambda value: value in options), f"{path} is one of {options!r}"
+    if not isinstance(argument, bool):
+        msg = f"skip_when.{path}: `present` takes true or false, got {argument!r}"
+        raise ValueError(msg)
+    if argument:
+        return (lambda value: value not in (None, "")), f"{path} is set"
+    return (lambda value: value in (None, "")), f"{path} is not set"
+
+
+def _unwrapping(read: Getter, key: str) -> Getter:
+    """Read ``key`` inside the value when it is an object (HubSpot v2 ``{value, source}``)."""
+
+    def get(record: dict[str, Any]) -> Any:
+        value = read(record)
+        return value.get(key) if isinstance(value, Mapping) else value
+
+    return get
 
 
 @dataclass(frozen=True)
@@ -89,6 +134,7 @@ class StreamRule:
     details: dict[str, str] = field(default_factory=dict)
     details_auto: bool = True
     details_from: list[str] = field(default_factory=lambda: [""])
+    details_value_key: str | None = None
     strip_type_suffixes: bool = False
     exclude_fields: list[str] = field(default_factory=list)
     skip_when: dict[str, Any] = field(default_factory=dict)
@@ -115,6 +161,11 @@ class StreamRule:
         if rule.organization_id and not rule.organization_stream:
             msg = f"mapping.{stream}: `organization_id` needs `organization_stream`"
             raise ValueError(msg)
+        for path, expected in rule.skip_when.items():
+            try:
+                _skip_test(path, expected)
+            except ValueError as exc:
+                raise ValueError(f"mapping.{stream}.{exc}") from None
         return rule
 
     def reserved_paths(self) -> set[str]:
@@ -182,7 +233,7 @@ class StreamMapper:
         self._source_id = compile_alternatives(rule.source_id)
         self._org_names = compile_alternatives(rule.organization_name)
         self._org_ids = compile_alternatives(rule.organization_id)
-        self._skips = [(compile_path(p), v, p) for p, v in rule.skip_when.items()]
+        self._skips = [(compile_path(p), *_skip_test(p, v)) for p, v in rule.skip_when.items()]
         self.details: list[tuple[FieldDef, Getter]] = []
         self.unknown_fields: list[str] = []
         self._compile_details(schema, catalog, bindings)
@@ -206,7 +257,7 @@ class StreamMapper:
             bound_paths.add(binding.path)
             if binding.definition.name in mapped:
                 continue
-            self.details.append((binding.definition, binding.getter()))
+            self.details.append((binding.definition, self._value_of(binding.getter())))
             mapped.add(binding.definition.name)
         if not self.rule.details_auto:
             return
@@ -226,10 +277,11 @@ class StreamMapper:
             self.rule.skip_when,
             bound_paths,
         )
+        key = self.rule.details_value_key
         for container in self.rule.details_from:
             for prop in _schema_at(schema, container):
                 path = f"{container}.{prop}" if container else prop
-                if path in used or prop in used:
+                if path in used or prop in used or (key and f"{path}.{key}" in used):
                     continue
                 candidate = prop
                 if self.rule.strip_type_suffixes and (m := TYPE_SUFFIX_RE.match(prop)):
@@ -237,14 +289,19 @@ class StreamMapper:
                 definition = catalog.match(candidate)
                 if definition is None or definition.name in mapped:
                     continue
-                self.details.append((definition, compile_path(path)))
+                self.details.append((definition, self._value_of(compile_path(path))))
                 mapped.add(definition.name)
+
+    def _value_of(self, read: Getter) -> Getter:
+        """The matched property's value, unwrapped with ``details_value_key`` when set."""
+        key = self.rule.details_value_key
+        return _unwrapping(read, key) if key else read
 
     def map(self, record: dict[str, Any]) -> Operation | Skip:
         """Map one record, or say why it is skipped; raises MappingError when it is invalid."""
-        for getter, expected, path in self._skips:
-            if getter(record) == expected:
-                return Skip(f"{path} is {expected!r}")
+        for getter, matches, reason in self._skips:
+            if matches(getter(record)):
+                return Skip(reason)
         identity = self._identity(record) if self._identity else None
         identity = str(identity).strip() if identity not in (None, "") else ""
         if self.entity == CUSTOMER:

@@ -124,8 +124,8 @@ def tap_hubspot_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | N
     keeps no company associations). The tap types HubSpot numbers as JSON numbers, so that
     id arrives as ``5000001.0``; companies are therefore keyed by ``hs_object_id`` (the same
     id, typed the same way) rather than by the integer ``companyId``. Company properties are
-    v2 ``{value, timestamp, source}`` objects, which the target cannot unwrap into detail
-    values yet: companies load with their name only.
+    v2 ``{value, timestamp, source, ...}`` objects: ``details_value_key`` reads their
+    ``value``, so they match detail fields like the contacts' flat properties do.
     """
     props = _props(schema)
     if stream == "contacts" and "properties" in props and _has_property_columns(props):
@@ -146,7 +146,9 @@ def tap_hubspot_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | N
             name="properties.name.value",
             source_id="properties.hs_object_id.value",
             skip_when={"isDeleted": True},
-            details_from=[],
+            details_from=["properties"],
+            details_value_key="value",
+            exclude_fields=[*HUBSPOT_SYSTEM_PROPERTIES, "name"],
         )
     return None
 
@@ -203,6 +205,9 @@ ZENDESK_SYSTEM_FIELDS = [
     "ticket_restriction", "iana_time_zone",
 ]  # fmt: skip
 
+#: Zendesk roles that are the support team, not customers.
+ZENDESK_STAFF_ROLES = ["admin", "agent"]
+
 
 def tap_zendesk(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
     """singer-io tap-zendesk: custom values nested under ``user_fields``/``organization_fields``.
@@ -210,8 +215,10 @@ def tap_zendesk(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
     Users become customers (default organization from ``organization_id``), organizations
     become organizations; custom fields are tried first, then the standard columns (phone,
     notes, tags, domain_names...), each only where the site has a field of that name.
-    Deleted users (``active: false``) and the account's admins are skipped. Dropdown values
-    arrive as the option *tag* (``plan_pro``): the tap sends no option names.
+    Deleted users (``active: false``) and the account's staff (``role`` admin or agent: they
+    answer tickets, they are not customers) are skipped, as are deleted organizations
+    (``deleted_at`` set). Dropdown values arrive as the option *tag* (``plan_pro``): the tap
+    sends no option names.
     """
     props = _props(schema)
     if stream == "users" and "user_fields" in props and "role" in props and "email" in props:
@@ -222,7 +229,7 @@ def tap_zendesk(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
             source_id="id",
             organization_id="organization_id",
             organization_stream="organizations",
-            skip_when={"active": False, "role": "admin"},
+            skip_when={"active": False, "role": {"in": ZENDESK_STAFF_ROLES}},
             details_from=["user_fields", ""],
             exclude_fields=[*ZENDESK_SYSTEM_FIELDS, "role", "user_fields"],
         )
@@ -231,6 +238,7 @@ def tap_zendesk(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
             entity=ORGANIZATION,
             name="name",
             source_id="id",
+            skip_when={"deleted_at": {"present": True}},
             details_from=["organization_fields", ""],
             exclude_fields=[*ZENDESK_SYSTEM_FIELDS, "organization_fields"],
         )

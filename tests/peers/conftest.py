@@ -1,15 +1,24 @@
 """Run the popular peer taps, unmodified, through the sandbox proxy into our target.
 
-Each peer tap lives in its own virtualenv (``.venv-peers/<tap>``, or ``$PEER_TAPS_DIR``), the
-proxy is mitmproxy's ``mitmdump`` from ``.venv-proxy`` (or ``$SANDBOX_MITMDUMP``); a test
-skips, saying what to install, when either is missing. The target runs from the dev venv
-as a subprocess so the pipe is the real Singer pipe (tap stdout -> target stdin).
+The flows run as a user runs them: ``meltano run <peer> target-atlassian-csm`` in a copy of
+the root project, ``sandbox`` environment, the peers installed from PyPI by ``meltano install``
+once per session (about 30 s with pip's cache warm, 45 s cold: what a user does, and what CI
+can afford). Their HTTPS goes through the proxy on the port the environment names (8480), with
+its CA in the project's ``.csm/proxy``, exactly the README's set-up; only the CSM URL, the
+target's files and Meltano's database differ per test, by environment variable (see
+``tests/e2e/conftest.py``). The proxy is mitmproxy's ``mitmdump`` from ``.venv-proxy`` (or
+``$SANDBOX_MITMDUMP``); tests skip, saying what to install, when it is missing (in CI they
+fail instead).
+
+The helpers for running a tap's executable directly (``.venv-peers/<tap>``, ``run_pipe``) stay
+for what Meltano hides: the path-by-path checks of the Kustomer peer tap's discovery.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,10 +28,13 @@ from typing import Any
 
 import pytest
 
-from sandbox.proxy import REPO_ROOT, SandboxProxy, find_mitmdump, routes_for
+from sandbox.proxy import PROXY_PORT, REPO_ROOT, SandboxProxy, find_mitmdump, routes_for
+from tests.e2e.conftest import MELTANO, RUN_TIMEOUT, TARGET, Flow, MeltanoProject, _meltano_env
 
 PEERS_DIR = Path(os.environ.get("PEER_TAPS_DIR", REPO_ROOT / ".venv-peers"))
-TARGET = Path(sys.executable).with_name("target-atlassian-csm")
+TARGET_EXE = Path(sys.executable).with_name(TARGET)
+#: The peer extractors of meltano/peers.meltano.yml with a flow (tap-kustomer--singer-io: not yet).
+PEER_PLUGINS = ("tap-zendesk", "tap-hubspot--singer-io", "meltano-tap-hubspot")
 #: venv name -> (executable, pip requirement), as in meltano/peers.meltano.yml
 PEER_TAPS = {
     "tap-zendesk": ("tap-zendesk", "tap-zendesk==2.8.2"),
@@ -79,6 +91,79 @@ def proxy_factory(mitmdump: str, tmp_path: Path) -> Iterator[Any]:
     yield start
     for proxy in started:
         proxy.cleanup()
+
+
+def _copy_project(root: Path) -> None:
+    """The root project's files and a link to each package (so ``-e ./...`` pip URLs resolve)."""
+    shutil.copy2(REPO_ROOT / "meltano.yml", root / "meltano.yml")
+    (root / "meltano").mkdir()
+    for included in (REPO_ROOT / "meltano").glob("*.meltano.yml"):
+        shutil.copy2(included, root / "meltano" / included.name)
+    for package in REPO_ROOT.iterdir():
+        if (package / "pyproject.toml").is_file():
+            (root / package.name).symlink_to(package, target_is_directory=True)
+
+
+@pytest.fixture(scope="session")
+def peer_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    """A copy of the project with the target and the peer taps ``meltano install``-ed, once."""
+    if find_mitmdump() is None:
+        _missing(
+            "mitmproxy not installed: python3 -m venv .venv-proxy && "
+            '.venv-proxy/bin/pip install "mitmproxy>=11" (or set SANDBOX_MITMDUMP)'
+        )
+    root = tmp_path_factory.mktemp("peer-project")
+    _copy_project(root)
+    done = subprocess.run(
+        [str(MELTANO), "install", TARGET, *PEER_PLUGINS],
+        cwd=root,
+        env=_meltano_env({"MELTANO_DATABASE_URI": f"sqlite:///{root / 'install.db'}"}),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT * 2,
+        check=False,
+    )
+    if done.returncode != 0:
+        _missing(
+            f"meltano install of the peer taps failed (PyPI reachable?):\n{done.stderr[-3000:]}"
+        )
+    return MeltanoProject(root)
+
+
+@pytest.fixture
+def meltano_proxy(peer_project: MeltanoProject) -> Iterator[Any]:
+    """Start the proxy where the ``sandbox`` environment points the peers: port 8480, CA in
+    the project's ``.csm/proxy`` (kept for the session, so mitmproxy makes it once)."""
+    started: list[SandboxProxy] = []
+
+    def start(**sandboxes: Any) -> SandboxProxy:
+        routes = routes_for({api: sb.url for api, sb in sandboxes.items()})
+        proxy = SandboxProxy(routes, confdir=peer_project.root / ".csm" / "proxy", port=PROXY_PORT)
+        try:
+            started.append(proxy.start())
+        except RuntimeError as exc:
+            pytest.fail(f"the proxy could not listen on {PROXY_PORT} (one already running?): {exc}")
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+@pytest.fixture
+def peer_flow(peer_project: MeltanoProject, tmp_path: Path) -> Any:
+    """``meltano run <peer> target-atlassian-csm`` against a CSM sandbox, isolated per test."""
+
+    def build(tap: str, csm: Any) -> Flow:
+        return Flow(peer_project, tap, tmp_path, {"csm": csm.url})
+
+    return build
+
+
+def dead_letters(flow: Flow) -> list[dict[str, Any]]:
+    """The dead letters (errors and warnings) the flow's target wrote."""
+    path = flow.work / "csm" / "dead-letters.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
 @dataclass
@@ -150,7 +235,7 @@ def run_pipe(
         k: v for k, v in os.environ.items() if "proxy" not in k.lower() and "CA_BUNDLE" not in k
     }
     target = subprocess.Popen(
-        [str(TARGET), "--config", str(config_path)],
+        [str(TARGET_EXE), "--config", str(config_path)],
         stdin=tap.stdout,
         stdout=subprocess.PIPE,
         stderr=target_err,

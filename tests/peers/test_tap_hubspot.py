@@ -1,23 +1,15 @@
-"""singer-io tap-hubspot 4.5.0 and MeltanoLabs tap-hubspot 0.10.1, unmodified, into CSM."""
+"""``meltano run tap-hubspot--singer-io|meltano-tap-hubspot target-atlassian-csm``.
+
+singer-io tap-hubspot 4.5.0 and MeltanoLabs tap-hubspot 0.10.1, unmodified, from PyPI.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.peers.conftest import (
-    add_csm_fields,
-    csm_by_email,
-    csm_by_name,
-    discover,
-    peer_executable,
-    profile_items,
-    run_pipe,
-    target_config,
-    write_json,
-)
+from tests.peers.conftest import add_csm_fields, csm_by_email, csm_by_name, profile_items
 
 pytestmark = pytest.mark.e2e
 
@@ -25,37 +17,11 @@ CSM_FIELDS = {
     "customer": [("Job Title", "TEXT", []), ("Lifecycle Stage", "TEXT", [])],
     "organization": [("Domain", "TEXT", []), ("Industry", "TEXT", [])],
 }
-#: venv -> (catalog flag, config, preset, company details the preset loads)
-TAPS = {
-    "tap-hubspot": (
-        "--properties",
-        {"api_key": "sandbox-token", "start_date": "2020-01-01T00:00:00Z"},
-        "tap-hubspot",
-        False,  # v2 {value, ...} objects: the target cannot unwrap them yet
-    ),
-    "meltano-tap-hubspot": (
-        "--catalog",
-        {"access_token": "sandbox-token", "start_date": "2020-01-01T00:00:00Z"},
-        "meltano-tap-hubspot",
-        True,
-    ),
-}
 
 
-def select_all(catalog: dict[str, Any], streams: set[str]) -> dict[str, Any]:
-    """Select ``streams`` and every field in them (what ``meltano select <s> '*'`` does)."""
-    for stream in catalog["streams"]:
-        chosen = stream["tap_stream_id"] in streams
-        for entry in stream.get("metadata", []):
-            entry["metadata"]["selected"] = chosen
-    return catalog
-
-
-@pytest.fixture(params=list(TAPS))
-def hubspot_setup(request, sandbox_factory, proxy_factory, tmp_path: Path) -> dict[str, Any]:
-    venv = request.param
-    flag, tap_config, preset, company_details = TAPS[venv]
-    tap = peer_executable(venv)
+@pytest.fixture(params=["tap-hubspot--singer-io", "meltano-tap-hubspot"])
+def hubspot_flow(request, sandbox_factory, meltano_proxy, peer_flow) -> dict[str, Any]:
+    """A small seeded HubSpot, a CSM site with the fields, the proxy and the flow."""
     hubspot = sandbox_factory(
         "hubspot",
         seed={"preset": "default", "contacts": 12, "companies": 4},
@@ -64,71 +30,47 @@ def hubspot_setup(request, sandbox_factory, proxy_factory, tmp_path: Path) -> di
     )
     csm = sandbox_factory("csm", seed="empty", rate_limit_requests=0)
     add_csm_fields(csm, CSM_FIELDS)
-    proxy = proxy_factory(hubspot=hubspot)
-    config = write_json(tmp_path / "tap.json", tap_config)
-    catalog = select_all(discover(tap, config, proxy.env()), {"contacts", "companies"})
-    return {
-        "tap": tap,
-        "flag": flag,
-        "hubspot": hubspot,
-        "csm": csm,
-        "proxy": proxy,
-        "config": config,
-        "catalog": write_json(tmp_path / "catalog.json", catalog),
-        "target": target_config(csm, tmp_path, mapping_preset=preset),
-        "company_details": company_details,
-        "workdir": tmp_path,
-    }
+    meltano_proxy(hubspot=hubspot)
+    return {"hubspot": hubspot, "csm": csm, "flow": peer_flow(request.param, csm)}
 
 
-def _run(setup: dict[str, Any], state: dict[str, Any] | None = None):
-    command = [str(setup["tap"]), "--config", str(setup["config"])]
-    command += [setup["flag"], str(setup["catalog"])]
-    if state is not None:
-        command += ["--state", str(write_json(setup["workdir"] / "state.json", state))]
-    return run_pipe(command, setup["proxy"].env(), setup["target"], setup["workdir"]).check()
-
-
-def test_full_load_lands_every_contact_company_and_association(hubspot_setup) -> None:
-    hubspot, csm = hubspot_setup["hubspot"], hubspot_setup["csm"]
-    _run(hubspot_setup)
+def test_meltano_run_lands_everything_then_moves_only_the_changed_contact(hubspot_flow) -> None:
+    """Every live company with its details, every contact with an email, its details and
+    primary company; then, from Meltano's stored state, only the edited contact is sent."""
+    hubspot, csm, flow = hubspot_flow["hubspot"], hubspot_flow["csm"], hubspot_flow["flow"]
+    flow.run()
     state = hubspot.state()
     companies = {k: v for k, v in state["companies"].items() if not v["archived"]}
     orgs = csm_by_name(csm)
     assert set(orgs) == {c["properties"]["name"] for c in companies.values()}
     for company in companies.values():
-        details = orgs[company["properties"]["name"]]["details"]
-        if hubspot_setup["company_details"]:
-            assert details == {
-                "Domain": [company["properties"]["domain"]],
-                "Industry": [company["properties"]["industry"]],
-            }
-        else:
-            assert details == {}
-    org_id_by_company = {
-        k: orgs[v["properties"]["name"]]["id"] for k, v in companies.items()
-    }  # fmt: skip
+        assert orgs[company["properties"]["name"]]["details"] == {
+            "Domain": [company["properties"]["domain"]],
+            "Industry": [company["properties"]["industry"]],
+        }
+    org_id_by_company = {k: orgs[v["properties"]["name"]]["id"] for k, v in companies.items()}
     customers = csm_by_email(csm)
     contacts = [c for c in state["contacts"].values() if not c["archived"]]
-    assert set(customers) == {c["properties"]["email"] for c in contacts}
+    assert set(customers) == {
+        c["properties"]["email"] for c in contacts if c["properties"]["email"]
+    }
     for contact in contacts:
         props = contact["properties"]
+        if not props["email"]:
+            continue
         got = customers[props["email"]]
         assert got["displayName"] == f"{props['firstname']} {props['lastname']}"
         assert got["details"]["Job Title"] == [props["jobtitle"]]
         assert got["details"]["Lifecycle Stage"] == [props["lifecyclestage"]]
         primary = props.get("associatedcompanyid")
         assert got["organizationIds"] == ([org_id_by_company[primary]] if primary else [])
+    assert any(c["properties"].get("associatedcompanyid") for c in contacts)
+    assert flow.state()["singer_state"]["bookmarks"]
 
-
-def test_rerun_with_state_moves_only_the_changed_contact(hubspot_setup) -> None:
-    hubspot, csm = hubspot_setup["hubspot"], hubspot_setup["csm"]
-    first = _run(hubspot_setup)
-    contacts = hubspot.state()["contacts"]
-    contact_id = sorted(int(k) for k, c in contacts.items() if c["properties"].get("email"))[3]
+    contact_id = sorted(int(k) for k, c in state["contacts"].items() if c["properties"]["email"])[3]
     hubspot.app.modify("contacts", ids=[contact_id], property="jobtitle", value="Chief Tester")
     csm.app.journal.clear()
-    _run(hubspot_setup, first.last_state())
+    flow.run()
     email = hubspot.state()["contacts"][str(contact_id)]["properties"]["email"]
     assert [p["email"] for p in profile_items(csm, "customer")] == [email]
     assert profile_items(csm, "organization") == []

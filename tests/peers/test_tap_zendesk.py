@@ -1,9 +1,9 @@
-"""singer-io tap-zendesk 2.8.2, unmodified, through the proxy into target-atlassian-csm."""
+"""``meltano run tap-zendesk target-atlassian-csm``: singer-io tap-zendesk 2.8.2, unmodified."""
 
 from __future__ import annotations
 
+import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +12,8 @@ from tests.peers.conftest import (
     add_csm_fields,
     csm_by_email,
     csm_by_name,
-    discover,
-    peer_executable,
+    dead_letters,
     profile_items,
-    run_pipe,
-    select_streams,
-    target_config,
-    write_json,
 )
 
 pytestmark = pytest.mark.e2e
@@ -87,48 +82,29 @@ def expected_customer(body: dict[str, Any]) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def zendesk_setup(sandbox_factory, proxy_factory, tmp_path: Path) -> dict[str, Any]:
-    """Seeded Zendesk and CSM sandboxes, the proxy, the tap's config and selected catalog."""
-    tap = peer_executable("tap-zendesk")
+def zendesk_flow(sandbox_factory, meltano_proxy, peer_flow) -> dict[str, Any]:
+    """Seeded Zendesk (plus an agent and a deleted organization), a CSM site with the
+    fields, the proxy and the flow. Records are changed at ``now - 2 min``: outside the
+    incremental export's hold-back."""
     zendesk = sandbox_factory("zendesk", seed="default", incremental_rate_per_minute=0)
     csm = sandbox_factory("csm", seed="empty", rate_limit_requests=0)
     add_csm_fields(csm, CSM_FIELDS)
-    proxy = proxy_factory(zendesk=zendesk)
-    config = write_json(
-        tmp_path / "tap.json",
-        {
-            "subdomain": "acme",
-            "access_token": "sandbox-token",
-            "start_date": "2020-01-01T00:00:00Z",
-        },
+    users = sorted(zendesk.state()["users"].values(), key=lambda u: u["id"])
+    agent = [u for u in users if u["email"] and u["active"] and u["role"] == "end-user"][-1]
+    zendesk.app.modify("users", agent["id"], {"role": "agent"}, time.time() - 300)
+    orgs = sorted(zendesk.state()["organizations"].values(), key=lambda o: o["id"])
+    zendesk.app.modify(
+        "organizations", orgs[-1]["id"], {"deleted_at": "2025-06-01T00:00:00Z"}, time.time() - 300
     )
-    catalog = select_streams(discover(tap, config, proxy.env()), {"users", "organizations"})
-    return {
-        "tap": tap,
-        "zendesk": zendesk,
-        "csm": csm,
-        "proxy": proxy,
-        "config": config,
-        "catalog": write_json(tmp_path / "catalog.json", catalog),
-        "target": target_config(csm, tmp_path, mapping_preset="tap-zendesk"),
-        "workdir": tmp_path,
-    }
+    meltano_proxy(zendesk=zendesk)
+    return {"zendesk": zendesk, "csm": csm, "flow": peer_flow("tap-zendesk", csm)}
 
 
-def _run(setup: dict[str, Any], state: dict[str, Any] | None = None):
-    command = [str(setup["tap"]), "--config", str(setup["config"])]
-    command += ["--catalog", str(setup["catalog"])]
-    if state is not None:
-        command += ["--state", str(write_json(setup["workdir"] / "state.json", state))]
-    return run_pipe(command, setup["proxy"].env(), setup["target"], setup["workdir"]).check()
-
-
-def test_discovery_types_custom_fields_from_the_sandbox_definitions(zendesk_setup) -> None:
+def test_discovery_types_custom_fields_from_the_sandbox_definitions(zendesk_flow) -> None:
     """The tap builds ``user_fields`` from GET /api/v2/user_fields (the sandbox's keys)."""
-    import json
-
-    catalog = json.loads(Path(zendesk_setup["catalog"]).read_text())
-    users = next(s for s in catalog["streams"] if s["tap_stream_id"] == "users")
+    done = zendesk_flow["flow"].meltano("invoke", "--dump=catalog", "tap-zendesk")
+    assert done.returncode == 0, done.stderr[-3000:]
+    users = next(s for s in json.loads(done.stdout)["streams"] if s["tap_stream_id"] == "users")
     custom = users["schema"]["properties"]["user_fields"]["properties"]
     assert custom["seats"]["type"] == ["integer", "null"]
     assert custom["nps_score"]["type"] == ["number", "null"]
@@ -139,64 +115,59 @@ def test_discovery_types_custom_fields_from_the_sandbox_definitions(zendesk_setu
     }  # fmt: skip
 
 
-def test_full_load_lands_every_user_and_organization(zendesk_setup) -> None:
-    """Every org and every loadable user lands with its details and default organization."""
-    zendesk, csm = zendesk_setup["zendesk"], zendesk_setup["csm"]
-    run = _run(zendesk_setup)
+def test_meltano_run_lands_everything_then_moves_only_what_changed(zendesk_flow) -> None:
+    """First run: every live org and every end-user with details and organization; agents,
+    admins, deleted users and deleted orgs skipped. Second run, from Meltano's stored state:
+    only the edited user and organization are sent."""
+    zendesk, csm, flow = zendesk_flow["zendesk"], zendesk_flow["csm"], zendesk_flow["flow"]
+    first = flow.run()
     state = zendesk.state()
+    live_orgs = [o for o in state["organizations"].values() if not o["deleted_at"]]
+    assert len(live_orgs) == len(state["organizations"]) - 1
     orgs = csm_by_name(csm)
-    assert set(orgs) == {o["name"] for o in state["organizations"].values()}
-    for body in state["organizations"].values():
+    assert set(orgs) == {o["name"] for o in live_orgs}
+    for body in live_orgs:
         assert orgs[body["name"]]["details"] == expected_org(body), body["name"]
-    org_name = {int(k): v["name"] for k, v in state["organizations"].items()}
+    org_name = {int(o["id"]): o["name"] for o in live_orgs}
 
-    customers = csm_by_email(csm)
     users = list(state["users"].values())
-    loadable = [u for u in users if u["email"] and u["active"] and u["role"] != "admin"]
-    assert len(loadable) == 18
+    loadable = [u for u in users if u["email"] and u["active"] and u["role"] == "end-user"]
+    assert len(loadable) == 17
+    customers = csm_by_email(csm)
     assert set(customers) == {u["email"] for u in loadable}
     org_ids = {o["name"]: o["id"] for o in csm.state()["organizations"]}
     for user in loadable:
         got = customers[user["email"]]
         assert got["displayName"] == user["name"]
         assert got["details"] == expected_customer(user), user["email"]
-        want_orgs = [org_ids[org_name[user["organization_id"]]]] if user["organization_id"] else []
-        assert got["organizationIds"] == want_orgs, user["email"]
-    # the user without an email is dead-lettered, the deleted user and the admin skipped
-    assert [d["record"]["id"] for d in run.dead_letters] == [
-        u["id"] for u in users if not u["email"]
-    ]
-    assert "admin@sandbox.zendesk.example" not in customers
-    # the multiselects came as "['interest_billing']" text: nothing may land from them
+        name = org_name.get(user["organization_id"])
+        assert got["organizationIds"] == ([org_ids[name]] if name else []), user["email"]
+    assert any(u["organization_id"] and u["organization_id"] not in org_name for u in loadable)
+    # skipped, not failed: the agent, the admin, the deleted user and the deleted org
+    assert first.entity("customer")["skipped"] == 3
+    assert first.entity("organization")["skipped"] == 1
+    errors = [d for d in dead_letters(flow) if d["severity"] == "error"]
+    assert [d["record"]["id"] for d in errors] == [u["id"] for u in users if not u["email"]]
     assert all("Interests" not in c["details"] for c in customers.values())
-    assert run.last_state()["bookmarks"]["users"]["updated_at"] == max(
-        u["updated_at"] for u in users
-    )
+    bookmark = flow.state()["singer_state"]["bookmarks"]["users"]["updated_at"]
+    assert bookmark == max(u["updated_at"] for u in users)
 
-
-def test_rerun_with_state_moves_only_what_changed(zendesk_setup) -> None:
-    """With the confirmed STATE, only the edited user and organization are submitted again."""
-    zendesk, csm = zendesk_setup["zendesk"], zendesk_setup["csm"]
-    first = _run(zendesk_setup)
-    users = sorted(zendesk.state()["users"].values(), key=lambda u: u["id"])
-    user = next(u for u in users if u["email"] and u["active"] and u["role"] == "end-user")
-    org = sorted(zendesk.state()["organizations"].values(), key=lambda o: o["id"])[1]
-    edited_at = time.time() - 120  # outside the export's last-minute hold-back
+    user = next(u for u in sorted(loadable, key=lambda u: u["id"]))
+    org = sorted(live_orgs, key=lambda o: o["id"])[1]
+    edited_at = time.time() - 120
     zendesk.app.modify("users", user["id"], {"user_fields": {"plan": "plan_enterprise"}}, edited_at)
     zendesk.app.modify("organizations", org["id"], {"organization_fields": {"employees": 999}},
                        edited_at)  # fmt: skip
     csm.app.journal.clear()
     zendesk.app.journal.clear()
 
-    second = _run(zendesk_setup, first.last_state())
+    flow.run()
 
     export = [r for r in zendesk.requests() if "/incremental/users/cursor" in r["path"]]
-    bookmark = first.last_state()["bookmarks"]["users"]["updated_at"]
-    assert export[0]["query"]["start_time"] == [
-        str(int(time.mktime(time.strptime(bookmark, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone))
-    ]
+    epoch = int(time.mktime(time.strptime(bookmark, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone)
+    assert export[0]["query"]["start_time"] == [str(epoch)]
     assert [p["email"] for p in profile_items(csm, "customer")] == [user["email"]]
     assert [p["name"] for p in profile_items(csm, "organization")] == [org["name"]]
     assert csm_by_email(csm)[user["email"]]["details"]["Plan"] == ["plan_enterprise"]
     assert csm_by_name(csm)[org["name"]]["details"]["Employees"] == ["999"]
-    assert second.last_state()["bookmarks"]["users"]["updated_at"] > bookmark
+    assert flow.state()["singer_state"]["bookmarks"]["users"]["updated_at"] > bookmark

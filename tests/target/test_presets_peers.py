@@ -42,7 +42,8 @@ SINGER_HS_CONTACTS = obj(
 V2_VALUE = obj(value=S, timestamp=S, source=S, sourceId=S)
 SINGER_HS_COMPANIES = obj(
     portalId=I, companyId={"type": ["integer"]},
-    properties=obj(name=V2_VALUE, hs_object_id=V2_VALUE), property_name=V2_VALUE,
+    properties=obj(name=V2_VALUE, hs_object_id=V2_VALUE, domain=V2_VALUE, industry=V2_VALUE),
+    property_name=V2_VALUE,
 )  # fmt: skip
 MELTANO_HS_CONTACTS = obj(
     id=S, archived=B, lastmodifieddate=S,
@@ -138,10 +139,11 @@ def test_zendesk_user_maps_custom_then_standard_fields_and_org() -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "reason"), [({"active": False}, "active"), ({"role": "admin"}, "role")]
+    ("changes", "reason"),
+    [({"active": False}, "active"), ({"role": "admin"}, "role"), ({"role": "agent"}, "role")],
 )
-def test_zendesk_deleted_users_and_admins_are_skipped(changes, reason) -> None:
-    """Deleted users and the account's admins are not customers."""
+def test_zendesk_deleted_users_admins_and_agents_are_skipped(changes, reason) -> None:
+    """Deleted users and the account's staff (admins, agents) are not customers."""
     rule = PRESETS["tap-zendesk"].rule_for("users", ZENDESK_USERS)
     mapper = StreamMapper("users", rule, ZENDESK_USERS, catalog(CUSTOMER))
     record = {"id": 1, "email": "a@example.com", "role": "end-user", "active": True, **changes}
@@ -194,3 +196,51 @@ def test_meltano_hubspot_maps_string_properties_and_skips_archived() -> None:
         {"Industry": ["SOFTWARE"]},
     )
     assert isinstance(mapper.map({**record, "archived": True}), Skip)
+
+
+def test_zendesk_end_users_are_loaded() -> None:
+    """The staff skip does not catch customers: an active end-user maps."""
+    rule = PRESETS["tap-zendesk"].rule_for("users", ZENDESK_USERS)
+    mapper = StreamMapper("users", rule, ZENDESK_USERS, catalog(CUSTOMER))
+    result = mapper.map({"id": 1, "email": "a@example.com", "role": "end-user", "active": True})
+    assert not isinstance(result, Skip)
+    assert result.identity == "a@example.com"
+
+
+def test_zendesk_deleted_organizations_are_skipped() -> None:
+    """An organization with ``deleted_at`` set is skipped; ``null`` loads."""
+    rule = PRESETS["tap-zendesk"].rule_for("organizations", ZENDESK_ORGS)
+    mapper = StreamMapper("organizations", rule, ZENDESK_ORGS, catalog(ORGANIZATION))
+    live = {"id": 3, "name": "Acme", "domain_names": [], "deleted_at": None}
+    result = mapper.map(live)
+    assert not isinstance(result, Skip)
+    gone = mapper.map({**live, "deleted_at": "2025-03-01T00:00:00Z"})
+    assert isinstance(gone, Skip)
+    assert "deleted_at" in gone.reason
+
+
+def test_singer_hubspot_company_loads_its_v2_property_values() -> None:
+    """v2 ``{value, timestamp, source}`` properties land as their ``value``; name not a detail."""
+    rule = PRESETS["tap-hubspot"].rule_for("companies", SINGER_HS_COMPANIES)
+    site = catalog(
+        ORGANIZATION,
+        ("Domain", "TEXT", []),
+        ("Industry", "TEXT", []),
+        ("Name", "TEXT", []),
+        ("Hs Object Id", "TEXT", []),
+    )
+    mapper = StreamMapper("companies", rule, SINGER_HS_COMPANIES, site)
+    op = mapper.map(
+        {
+            "companyId": 5000001, "isDeleted": False,
+            "properties": {
+                "name": {"value": "Acme", "timestamp": 1, "source": "CRM_UI"},
+                "hs_object_id": {"value": Decimal("5000001.0"), "source": "CALCULATED"},
+                "domain": {"value": "acme.example", "timestamp": 1, "source": "API"},
+                "industry": {"value": "SOFTWARE", "timestamp": 1, "source": "API"},
+            },
+        }
+    )  # fmt: skip
+    assert not isinstance(op, Skip)
+    assert op.details == {"Domain": ["acme.example"], "Industry": ["SOFTWARE"]}
+    assert isinstance(mapper.map({"isDeleted": True, "properties": {}}), Skip)

@@ -33,6 +33,8 @@ from types import TracebackType
 ADDON = Path(__file__).with_name("addon.py")
 TRUST_DIR = Path(__file__).with_name("trust")
 REPO_ROOT = Path(__file__).resolve().parents[3]
+#: The port the ``sandbox`` environment of ``meltano.yml`` sends the peer taps' HTTPS to.
+PROXY_PORT = 8480
 #: The real hosts of the APIs and the sandbox each one goes to.
 PUBLIC_HOSTS: dict[str, tuple[str, ...]] = {
     "hubspot": ("api.hubapi.com", "api.hubspot.com"),
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="route hubspot, kustomer and zendesk to $SANDBOX_<API>_URL or their default ports",
     )
-    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--port", type=int, default=PROXY_PORT)
     parser.add_argument("--confdir", default=str(REPO_ROOT / ".csm" / "proxy"))
     args = parser.parse_args(argv)
     routes: dict[str, str] = {}
