@@ -22,7 +22,11 @@ from target_atlassian_csm.paths import Getter, compile_alternatives, compile_pat
 IGNORE = "ignore"
 ENTITIES = (CUSTOMER, ORGANIZATION, IGNORE)
 #: Kustomer's custom-attribute type suffixes (kustomer-api.md §7): ``tierStr`` → ``tier``.
-TYPE_SUFFIX_RE = re.compile(r"^(.*[a-z0-9])(Str|Txt|Num|At|Bool|Url)$")
+#: Kustomer's custom-attribute type suffixes: ``tierStr`` as sent by the API, ``tier_str`` after
+#: the singer-io tap's snake_case conversion.
+TYPE_SUFFIX_RE = re.compile(
+    r"^(.*[a-z0-9])(Str|Txt|Num|At|Bool|Url|_str|_txt|_num|_at|_bool|_url)$"
+)
 
 Expr = str | Sequence[str] | None
 #: ``skip_when`` tests other than equality: ``{"in": [...]}`` and ``{"present": bool}``.

@@ -104,6 +104,27 @@ def kustomer(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
     return StreamRule(entity=IGNORE) if "id" in _props(schema) else None
 
 
+def kustomer_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
+    """singer-io tap-kustomer 1.1: flat snake_case records (``attributes`` denested).
+
+    Only customers: 1.1 has no companies stream, so a customer's company cannot be resolved
+    to an organization of the same run and no association is made (load companies with this
+    project's tap-kustomer for that). ``deleted`` arrives as the text "True"/"False".
+    """
+    props = _props(schema)
+    if stream == "customers" and "emails" in props and "display_name" in props:
+        return StreamRule(
+            entity=CUSTOMER,
+            email="emails[0].email",
+            display_name=["display_name", "name"],
+            source_id="id",
+            skip_when={"deleted": {"in": [True, "True", "true"]}},
+            details_from=["custom"],
+            strip_type_suffixes=True,
+        )
+    return None
+
+
 # ------------------------------------------------- HubSpot peer taps (singer-io, MeltanoLabs)
 #: HubSpot bookkeeping properties: ids, timestamps, merge lists, analytics counters.
 HUBSPOT_SYSTEM_PROPERTIES = [
@@ -330,6 +351,7 @@ PRESETS: dict[str, Preset] = {
                 hubspot_contacts,
                 kustomer,
                 tap_zendesk,
+                kustomer_singer,
                 tap_hubspot_singer,
                 meltano_tap_hubspot,
                 generic,
@@ -342,6 +364,7 @@ PRESETS: dict[str, Preset] = {
         Preset("tap-zendesk", (tap_zendesk_only,), "singer-io tap-zendesk (users, organizations)"),
         Preset("tap-hubspot", (_only(tap_hubspot_singer),), "singer-io tap-hubspot 4.x"),
         Preset("meltano-tap-hubspot", (_only(meltano_tap_hubspot),), "MeltanoLabs tap-hubspot"),
+        Preset("tap-kustomer--singer-io", (_only(kustomer_singer),), "singer-io tap-kustomer 1.x"),
         Preset("generic", (generic,), "streams named like customers/organizations"),
         Preset("none", (), "only the streams listed in `mapping`"),
     )

@@ -34,7 +34,12 @@ from tests.e2e.conftest import MELTANO, RUN_TIMEOUT, TARGET, Flow, MeltanoProjec
 PEERS_DIR = Path(os.environ.get("PEER_TAPS_DIR", REPO_ROOT / ".venv-peers"))
 TARGET_EXE = Path(sys.executable).with_name(TARGET)
 #: The peer extractors of meltano/peers.meltano.yml with a flow (tap-kustomer--singer-io: not yet).
-PEER_PLUGINS = ("tap-zendesk", "tap-hubspot--singer-io", "meltano-tap-hubspot")
+PEER_PLUGINS = (
+    "tap-zendesk",
+    "tap-hubspot--singer-io",
+    "meltano-tap-hubspot",
+    "tap-kustomer--singer-io",
+)
 #: venv name -> (executable, pip requirement), as in meltano/peers.meltano.yml
 PEER_TAPS = {
     "tap-zendesk": ("tap-zendesk", "tap-zendesk==2.8.2"),

@@ -116,6 +116,8 @@ class KustomerApp(SandboxApp):
             Rule("/v1/customers/archive/search", methods=["POST"], endpoint="archive_search"),
             Rule("/v1/auth/tokens/current", methods=["GET"], endpoint="token"),
             Rule("/v1/users/current", methods=["GET"], endpoint="current_user"),
+            # The singer-io tap checks its key on the same path with a trailing slash.
+            Rule("/v1/users/current/", methods=["GET"], endpoint="current_user"),
             Rule("/v1/metadata/<resource>", methods=["GET"], endpoint="metadata"),
             Rule("/v1/klasses", methods=["GET"], endpoint="klasses"),
             Rule("/v1/klasses/<name>", methods=["GET"], endpoint="kobjects"),

@@ -159,7 +159,19 @@ class Store:
         return f"{prefix}{next(self._counters[kind]):022x}"
 
     def add(self, kind: str, obj: dict[str, Any], parents: dict[str, str] | None = None) -> None:
-        """Store an object and index it under its parents (``{"conversation": id}``)."""
+        """Store an object and index it under its parents (``{"conversation": id}``).
+
+        An empty to-one relationship is left out rather than sent as ``{"data": null}``: the
+        singer-io tap, run against real orgs for years, copies every relationship's ``data``
+        and would crash on a null one, so real answers do not carry them.
+        """
+        relationships = obj.get("relationships")
+        if isinstance(relationships, dict):
+            obj["relationships"] = {
+                name: value
+                for name, value in relationships.items()
+                if not (isinstance(value, dict) and "data" in value and value["data"] is None)
+            }
         self.objects[kind][obj["id"]] = obj
         for parent_kind, parent_id in (parents or {}).items():
             if parent_id:
