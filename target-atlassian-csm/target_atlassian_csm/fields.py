@@ -9,6 +9,7 @@ are resolved to the site's options case-insensitively and sent in the site's spe
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import re
@@ -23,6 +24,8 @@ from target_atlassian_csm.limits import EMAIL_PATTERN, MAX_SELECT_OPTIONS
 EMAIL_RE = re.compile(EMAIL_PATTERN)
 PHONE_RE = re.compile(r"^\+?[\d\s().\-/]{3,}(?:\s*(?:x|ext\.?)\s*\d+)?$", re.IGNORECASE)
 _NORMALIZE_RE = re.compile(r"[^0-9a-z]+")
+#: A Python list literal of quoted strings, as singer-io tap-zendesk writes multiselect values.
+_PY_LIST_RE = re.compile(r"""^\[\s*(?:['"].*['"]\s*,?\s*)?\]$""", re.DOTALL)
 
 KNOWN_TYPES = frozenset(
     {"TEXT", "SELECT", "MULTISELECT", "DATE", "EMAIL", "PHONE", "URL", "NUMBER", "BOOLEAN"}
@@ -153,7 +156,27 @@ def _single(definition: FieldDef, value: Any) -> Any:
     return value
 
 
+def python_list_text(value: Any) -> list[str] | None:
+    """The items of ``value`` when it is the Python repr of a list of strings, else None.
+
+    singer-io tap-zendesk types multiselect fields as strings and its transformer writes
+    ``str(list)``: ``"['interest_billing', 'interest_api']"``. Read with ``ast.literal_eval``
+    (literals only, never code), and only when the text looks like such a list, so ordinary
+    text with brackets is left alone.
+    """
+    if not isinstance(value, str) or not _PY_LIST_RE.match(value.strip()):
+        return None
+    try:
+        parsed = ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+        return parsed
+    return None
+
+
 def _format_text(definition: FieldDef, value: Any) -> list[str]:  # noqa: ARG001
+    value = python_list_text(value) or value
     if isinstance(value, list) and all(not isinstance(v, list | dict) for v in value):
         return [", ".join(_scalar_text(v) for v in value if v not in (None, ""))]
     return [_scalar_text(value)]
@@ -164,6 +187,9 @@ def _format_select(definition: FieldDef, value: Any) -> list[str]:
 
 
 def _format_multiselect(definition: FieldDef, value: Any) -> list[str]:
+    listed = python_list_text(value)
+    if listed is not None:
+        value = listed
     items = value.split(";") if isinstance(value, str) else value
     if not isinstance(items, list):
         items = [items]

@@ -324,7 +324,8 @@ def schema_field(stream: str, name: str, node: Mapping[str, Any]) -> SourceField
         return None  # nested objects are not one value
     if "array" in types:
         csm_type = "TEXT"  # a MULTISELECT needs its options before data: joined text instead
-    elif "string" in types and fmt in ("date", "date-time"):
+    elif "string" in types and fmt in ("date", "date-time", "datetime"):
+        # "datetime" is not JSON Schema, but singer-io tap-zendesk writes it for date fields
         csm_type = "DATE"
     elif "string" in types and fmt == "email":
         csm_type = "EMAIL"
