@@ -3,7 +3,9 @@
 With ``create_missing_fields`` on, each record stream mapped to CSM gets its detail fields
 from the best description the run has of its source object: the source's own metadata
 stream (HubSpot properties, Kustomer attribute metadata, Zendesk user/organization fields,
-read by :mod:`metadata`), else the stream's Singer schema.
+read by :mod:`metadata`, or the same definitions saved to the files of ``field_definitions``
+for taps that never send them, read by :mod:`definition_files`), else the stream's Singer
+schema.
 
 **When.** A CSM field's type cannot change after creation, so fields are decided once, from
 complete metadata. Our own taps emit their metadata streams *after* the record streams
@@ -32,7 +34,7 @@ the planned fields to its in-memory view of the site, so validation runs against
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +43,7 @@ from target_atlassian_csm.definitions import (
     ProvisioningError,
     create_definitions,
 )
-from target_atlassian_csm.fields import KNOWN_TYPES, FieldCatalog, FieldDef
+from target_atlassian_csm.fields import KNOWN_TYPES, FieldCatalog, FieldDef, python_list_text
 from target_atlassian_csm.limits import MAX_DETAIL_FIELDS, MAX_SELECT_OPTIONS
 from target_atlassian_csm.mapping import TYPE_SUFFIX_RE, Binding, StreamRule
 from target_atlassian_csm.metadata import (
@@ -64,6 +66,7 @@ from target_atlassian_csm.metadata import (
     record_source,
     schema_fields,
 )
+from target_atlassian_csm.paths import Getter, compile_path
 from target_atlassian_csm.plan import CREATE, OVERFLOW, REUSE, SKIP, FieldDecision
 
 if TYPE_CHECKING:
@@ -168,6 +171,31 @@ class _Candidate:
         )
 
 
+class _Binding(Binding):
+    """A provisioned field's binding that also translates a multiselect held as list text.
+
+    singer-io tap-zendesk writes a multiselect value as the Python repr of its tags
+    (``"['interest_billing', 'interest_api']"``): the whole text is no tag, so it would pass
+    :class:`Binding`'s translation untouched and its tags would then fail against the option
+    names. Its items are translated one by one instead.
+    """
+
+    def getter(self) -> Getter:
+        """Read the path; list text of a translated multiselect becomes its translated items."""
+        plain = super().getter()
+        if self.definition.type != "MULTISELECT" or not self.translate:
+            return plain
+        read, table = compile_path(self.path), dict(self.translate)
+
+        def get(record: dict[str, Any]) -> Any:
+            items = python_list_text(read(record))
+            if items is None:
+                return plain(record)
+            return [table.get(item, item) for item in items]
+
+        return get
+
+
 def _metadata_objects(stream: str, kind: str) -> list[tuple[str, str]]:
     """The source objects a metadata stream describes (complete once the stream ends)."""
     if kind == HUBSPOT:
@@ -220,6 +248,19 @@ class Provisioner:
             )
         metadata = self._sets.setdefault(key, MetadataSet(spec.kind, spec.obj))
         metadata.fields.setdefault(spec.key, spec)
+
+    def preload(self, stream: str, kind: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Definitions read before the input (``field_definitions``), complete at once.
+
+        They stand for the whole metadata stream ``stream``, so the records of the objects it
+        describes are provisioned at their first record instead of being held for a stream
+        the tap may never send. Definitions the tap sends later add nothing a file already
+        gave (the first definition of a key wins).
+        """
+        for record in records:
+            self.add_metadata(stream, kind, record)
+        self._open = None
+        self._complete.update(_metadata_objects(stream, kind))
 
     def observe(self, stream: str) -> None:
         """A message of ``stream`` arrives: a metadata stream before it is complete."""
@@ -391,11 +432,11 @@ class Provisioner:
         for cand, definition in reuse:
             note = self._mismatch(cand, definition)
             plan.decide(cand.decision(entity, REUSE, note, definition.name))
-            state.bindings.append(Binding(definition, cand.path, cand.translate))
+            state.bindings.append(_Binding(definition, cand.path, cand.translate))
         for cand in fits:
             definition = catalog.get(cand.name)
             if definition is not None:
-                state.bindings.append(Binding(definition, cand.path, cand.translate))
+                state.bindings.append(_Binding(definition, cand.path, cand.translate))
 
     @staticmethod
     def _by_casefold(catalog: FieldCatalog, name: str) -> FieldDef | None:

@@ -102,6 +102,19 @@ CONFIG_SCHEMA = th.PropertiesList(
         "are checked before anything is created.",
     ),
     th.Property(
+        "field_definitions",
+        th.ArrayType(th.StringType),
+        default=[],
+        title="Field definition files",
+        description="With create_missing_fields: JSON files of the source's field definitions "
+        "for taps that do not send them (singer-io tap-zendesk): Zendesk's answers to GET "
+        '/api/v2/user_fields.json ({"user_fields": [...]}, for users) and GET '
+        '/api/v2/organization_fields.json ({"organization_fields": [...]}, for '
+        "organizations), saved as they are; list every page. Read before the input: "
+        "dropdowns become SELECT and multiselects MULTISELECT fields of the option names, "
+        "their tag values translated, and records are not held waiting for metadata.",
+    ),
+    th.Property(
         "field_include",
         th.ArrayType(th.StringType),
         default=[],

@@ -19,6 +19,7 @@ from singer_sdk.target_base import Target
 
 from target_atlassian_csm.barrier import StateBarrier
 from target_atlassian_csm.deadletter import DeadLetters
+from target_atlassian_csm.definition_files import read_definition_files
 from target_atlassian_csm.mapping import IGNORE, StreamRule
 from target_atlassian_csm.presets import PRESETS
 from target_atlassian_csm.provisioning import (
@@ -53,6 +54,16 @@ class TargetAtlassianCSM(Target):
         provisioning = ProvisioningSettings.from_config(self.config)
         if provisioning.enabled:
             self.provisioner = Provisioner(provisioning, lambda: self.runtime, self.logger)
+            # Saved definitions stand for metadata streams the tap does not send: read them
+            # before any message, so the records they describe are never held.
+            for item in read_definition_files(
+                self.config.get("field_definitions") or (), self.logger
+            ):
+                self.provisioner.preload(item.stream, item.kind, item.records)
+        elif self.config.get("field_definitions"):
+            self.logger.warning(
+                "field_definitions is only read with create_missing_fields: true (ignored)"
+            )
         self.barrier = StateBarrier(
             self._write_state_message,
             every_records=int(self.config.get("state_every_records", 1000)),

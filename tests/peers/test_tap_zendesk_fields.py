@@ -7,14 +7,23 @@ SCHEMA it writes, so the only description the target gets is each field's JSON t
 target holds the records to the end of input, then provisions from the schema
 (docs/target-atlassian-csm.md, "schema fallback"). What that gives for each Zendesk type is
 asserted here against the Zendesk sandbox's own definitions and values.
+
+With ``field_definitions`` (the README's second command) the target also gets Zendesk's own
+definitions, saved from ``/api/v2/user_fields.json`` and ``/api/v2/organization_fields.json``
+as a user saves them with curl: dropdowns then land as SELECT fields of the option names,
+multiselects as MULTISELECT, each named by its title, and the tag values are translated.
 """
 
 from __future__ import annotations
 
+import json
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from target_atlassian_csm.metadata import regexp_type
 from tests.e2e.conftest import Flow
 from tests.peers.conftest import csm_by_email, csm_by_name
 
@@ -165,3 +174,110 @@ def test_a_second_run_creates_no_field(fields_flow) -> None:
     ]
     assert posts == []
     assert csm.state()["fields"] == before
+
+
+# ------------------------------------------------------------------ field_definitions
+class DefinitionsFlow(FieldsFlow):
+    """The README's second command: the definitions saved from Zendesk passed to the target."""
+
+    def __init__(self, *args: Any, files: list[Path], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.files = files
+
+    def env(self) -> dict[str, str]:
+        """``TARGET_ATLASSIAN_CSM_FIELD_DEFINITIONS``: an array setting, as JSON text."""
+        value = json.dumps([str(p) for p in self.files])
+        return {**super().env(), "TARGET_ATLASSIAN_CSM_FIELD_DEFINITIONS": value}
+
+
+def save_answer(base_url: str, resource: str, folder: Path) -> Path:
+    """``curl -H "Authorization: Bearer ..." https://<sub>.zendesk.com/api/v2/<resource>.json``."""
+    request = urllib.request.Request(  # noqa: S310 (the sandbox's http URL)
+        f"{base_url}/api/v2/{resource}.json",
+        headers={"Authorization": "Bearer sandbox-token"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        body = answer.read()
+    path = folder / f"{resource}.json"
+    path.write_bytes(body)
+    assert json.loads(body)["next_page"] is None  # one page holds every definition
+    return path
+
+
+def defined_type(d: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """The CSM field a Zendesk definition gives (docs/target-atlassian-csm.md), None: left out."""
+    names = [
+        o["name"] for o in sorted(d.get("custom_field_options") or [], key=lambda o: o["position"])
+    ]
+    if not d["active"] or d["type"] == "lookup":
+        return None
+    return {
+        "dropdown": ("SELECT", names),
+        "tagger": ("SELECT", names),
+        "multiselect": ("MULTISELECT", names),
+        "checkbox": ("SELECT", ["true", "false"]),
+        "integer": ("NUMBER", []),
+        "decimal": ("NUMBER", []),
+        "date": ("DATE", []),
+        "regexp": (regexp_type(d.get("regexp_for_validation")), []),
+    }.get(d["type"], ("TEXT", []))
+
+
+def named_values(definitions: list[dict[str, Any]], values: dict[str, Any]) -> dict:
+    """The custom part of a CSM profile: fields by title, option tags turned into names."""
+    out = {}
+    for d in definitions:
+        if defined_type(d) is None:
+            continue
+        names = {o["value"]: o["name"] for o in d.get("custom_field_options") or []}
+        value = values.get(d["key"])
+        if d["type"] in ("dropdown", "tagger", "multiselect") and value not in (None, []):
+            got = [names[v] for v in (value if isinstance(value, list) else [value])]
+        else:
+            got = expected_value(d["type"], value)
+        if got is not None:
+            out[d["title"]] = got
+    return out
+
+
+def test_saved_definitions_land_dropdowns_as_select_with_names(
+    sandbox_factory, meltano_proxy, peer_project, tmp_path
+) -> None:
+    """``field_definitions`` from the sandbox's own answers: typed fields named by title,
+    option names instead of tags, MULTISELECT for multiselects, every value translated."""
+    zendesk = sandbox_factory("zendesk", seed="default", incremental_rate_per_minute=0)
+    csm = sandbox_factory("csm", seed="empty", rate_limit_requests=0)
+    meltano_proxy(zendesk=zendesk)
+    files = [save_answer(zendesk.url, r, tmp_path) for r in ("user_fields", "organization_fields")]
+    flow = DefinitionsFlow(peer_project, "tap-zendesk", tmp_path, {"csm": csm.url}, files=files)
+    zd = zendesk.state()
+
+    run = flow.run()
+
+    site = csm.state()["fields"]
+    for entity, definitions in (
+        ("customer", zd["user_fields"]),
+        ("organization", zd["organization_fields"]),
+    ):
+        got = {f["name"]: (f["type"], f["options"]) for f in site[entity]}
+        want = {d["title"]: t for d in definitions if (t := defined_type(d)) is not None}
+        assert got == want, entity  # no standard column: the definitions describe the source
+    assert {"SELECT", "MULTISELECT"} <= {f["type"] for f in site["customer"]}
+
+    customers = csm_by_email(csm)
+    loadable = [
+        u for u in zd["users"].values() if u["email"] and u["active"] and u["role"] == "end-user"
+    ]
+    assert set(customers) == {u["email"] for u in loadable}
+    for user in loadable:
+        want = named_values(zd["user_fields"], user["user_fields"])
+        assert customers[user["email"]]["details"] == want, user["email"]
+    assert any(len(u["user_fields"]["interests"] or []) == 2 for u in loadable)
+    orgs = csm_by_name(csm)
+    for org in (o for o in zd["organizations"].values() if not o["deleted_at"]):
+        want = named_values(zd["organization_fields"], org["organization_fields"])
+        assert orgs[org["name"]]["details"] == want, org["name"]
+    assert run.entity("organization")["failed"] == 0
+    assert run.entity("customer")["failed"] == len(
+        [u for u in zd["users"].values() if not u["email"]]
+    )
