@@ -1,10 +1,17 @@
-"""Requests tap-kustomer spends per 10,000 records of each stream, against the minimum.
+"""tap-kustomer: requests per stream over the minimum, 1%-incremental cost, rate share.
 
-Runs a full extract (start_date far in the past) against a seeded Kustomer sandbox and prints,
-per stream: records, requests, requests per 10,000 records, the minimum possible for the page
-sizes (every page full, no restarts, no archive/standard overlap) and the ratio; then the rate
-budgets: how long the same extract would take at a real org's budgets and what share of each
-budget it would use.
+1. Full extract (start_date far in the past) against a seeded Kustomer sandbox, limits off:
+   per stream, records, requests, requests per 10,000 records, the minimum possible for the
+   page sizes (every page full, no restarts, no archive/standard overlap) and the ratio (aim
+   <= 1.05); then how long the same extract would take at a real org's budgets.
+2. Incremental run from the full run's STATE after 1% of every kind of object changed: its
+   requests over the full run's (aim <= 0.02).
+3. Throttled (``--skip-throttle`` to leave out; ~3.5 min): a fresh sandbox with the org budget
+   lowered to ``--throttle-org-rpm`` and the search budget to ``--throttle-search-rpm``, the
+   tap reading customers and companies (the streams meltano.yml selects) with
+   ``rate_limit_share`` 1.0, told the search budget (Kustomer does not advertise it) and left
+   to learn the org budget from ``x-ratelimit-limit``: the share of each budget used (aim >= 0.9,
+   no 429 past the first).
 
     .venv/bin/python benchmarks/kustomer_requests.py [--customers 2000] [--page-size 500]
 """
@@ -19,6 +26,11 @@ import math
 import sys
 import time
 from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from rate_share import budget_share
 
 from sandbox.core.server import SandboxServer
 from sandbox.kustomer import create_app
@@ -40,6 +52,11 @@ def main() -> None:
     parser.add_argument("--org-rpm", type=int, default=1000, help="org budget to project against")
     parser.add_argument("--search-rpm", type=int, default=100)
     parser.add_argument("--share", type=float, default=0.8)
+    parser.add_argument("--skip-throttle", action="store_true")
+    parser.add_argument("--throttle-customers", type=int, default=6000)
+    parser.add_argument("--throttle-page-size", type=int, default=100)
+    parser.add_argument("--throttle-org-rpm", type=int, default=60)
+    parser.add_argument("--throttle-search-rpm", type=int, default=30)
     args = parser.parse_args()
 
     app = create_app(rate_limit_per_minute=10**9, search_rate_limit_per_minute=10**9)
@@ -71,6 +88,29 @@ def main() -> None:
             tap.sync_all()
         elapsed = time.monotonic() - started
         journal = [e.to_dict() for e in app.journal.entries()]
+        last_state = None
+        for line in out.getvalue().splitlines():
+            if line.startswith('{"type":"STATE"') or line.startswith('{"type": "STATE"'):
+                last_state = json.loads(line)["value"]
+        # 2. incremental: 1% of every kind of object changes, then a run from the last STATE
+        app.journal.clear()
+        changed = {}
+        for kind_name, table in list(app.store.objects.items()):
+            if table and kind_name not in ("users", "teams", "tags", "klasses"):
+                changed[kind_name] = len(
+                    app.modify(kind_name, count=max(1, math.ceil(len(table) * 0.01)))
+                )
+        inc_tap = TapKustomer(config=config, state=last_state)
+        inc_out = io.StringIO()
+        inc_started = time.monotonic()
+        with contextlib.redirect_stdout(inc_out):
+            inc_tap.sync_all()
+        inc_elapsed = time.monotonic() - inc_started
+        inc_journal = app.journal.entries()
+        inc_records: Counter[str] = Counter()
+        for line in inc_out.getvalue().splitlines():
+            if '"type":"RECORD"' in line[:20] or '"type": "RECORD"' in line[:20]:
+                inc_records[json.loads(line)["stream"]] += 1
 
     records: Counter[str] = Counter()
     for line in out.getvalue().splitlines():
@@ -133,6 +173,83 @@ def main() -> None:
         "over that time"
     )
     print(f"  {tap.client.summary()}")
+
+    inc_kinds = Counter(
+        "search" if e.path.endswith("/search") else e.path.split("/")[2] for e in inc_journal
+    )
+    print(
+        f"\nincremental run after 1% changed ({changed}): {sum(inc_records.values())} records "
+        f"{dict(sorted(inc_records.items()))} in {inc_elapsed:.1f} s\n"
+        f"  requests {len(inc_journal)} {dict(sorted(inc_kinds.items()))}; over the full run's "
+        f"{total}: {len(inc_journal) / total:.4f} (aim <= 0.02)"
+    )
+    if not args.skip_throttle:
+        throttle(args)
+
+
+def throttle(args: argparse.Namespace) -> None:
+    """Part 3: the share of lowered budgets a customers + companies read uses."""
+    app = create_app(
+        rate_limit_per_minute=args.throttle_org_rpm,
+        search_rate_limit_per_minute=args.throttle_search_rpm,
+        journal_bodies=False,
+    )
+    app.seed(
+        "default",
+        customers=args.throttle_customers,
+        companies=max(1, args.throttle_customers // 10),
+        conversations_per_customer=0,
+        messages_per_conversation=0,
+        notes_per_conversation=0,
+        kobjects_per_klass=0,
+    )
+    print(
+        f"\nthrottled: org budget {args.throttle_org_rpm}/min, "
+        f"search {args.throttle_search_rpm}/min; "
+        f"{args.throttle_customers:,} customers, {max(1, args.throttle_customers // 10):,} "
+        f"companies, page size {args.throttle_page_size}; streams customers + companies",
+        flush=True,
+    )
+    with SandboxServer(app) as server:
+        config = {
+            "api_key": app.knobs["api_key"],
+            "base_url": server.url,
+            "start_date": "2000-01-01T00:00:00Z",
+            "index_lag_seconds": 0,
+            "page_size": args.throttle_page_size,
+            "search_rate_limit_per_minute": args.throttle_search_rpm,
+            "rate_limit_share": 1.0,
+        }
+        catalog = TapKustomer(config=config).catalog_dict
+        for entry in catalog["streams"]:
+            chosen = entry["tap_stream_id"] in ("customers", "companies")
+            for meta in entry["metadata"]:
+                if meta["breadcrumb"] == []:
+                    meta["metadata"]["selected"] = chosen
+        out = io.StringIO()
+        started = time.monotonic()
+        with contextlib.redirect_stdout(out):
+            TapKustomer(config=config, catalog=catalog).sync_all()
+        elapsed = time.monotonic() - started
+        entries = app.journal.entries()
+    records = sum(1 for line in out.getvalue().splitlines() if '"RECORD"' in line[:20])
+    # Kustomer's budgets are per minute, reset at x-ratelimit-reset: fixed windows.
+    org = budget_share(
+        ((e.at, e.status) for e in entries), args.throttle_org_rpm, 60.0, rolling=False
+    )
+    search = budget_share(
+        ((e.at, e.status) for e in entries if e.path.endswith("/search")),
+        args.throttle_search_rpm,
+        60.0,
+        rolling=False,
+    )
+    print(f"  {records:,} records in {elapsed:.1f} s")
+    print("  " + org.line(args.throttle_org_rpm, 60.0, "org budget"))
+    print("  " + search.line(args.throttle_search_rpm, 60.0, "search budget"))
+    print(
+        f"  429s: {org.refused} (aim <= 1); the binding budget is the search one: share "
+        f"{search.share if search.share is not None else float('nan'):.3f} (aim >= 0.9)"
+    )
 
 
 if __name__ == "__main__":

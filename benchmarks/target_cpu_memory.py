@@ -1,6 +1,7 @@
 """Target CPU and memory: the target's own cost per record, with CSM's waiting taken away.
 
-* CPU: records per second through target-atlassian-csm with an instant in-memory fake of the
+* CPU (best of ``--repeat`` alternated runs of each): records per second through
+  target-atlassian-csm with an instant in-memory fake of the
   CSM API (every task FINISHED at its first poll, polled at once), over a trivial singer-sdk
   target (a RecordSink that drops each record) reading the same Singer lines in the same
   process. Aim (issue 7): >= 0.7.
@@ -166,18 +167,27 @@ def timed(target: Target, text: str) -> float:
     return time.perf_counter() - started
 
 
-def cpu(records: int) -> None:
+def cpu(records: int, repeat: int = 3) -> None:
+    """Alternate the two targets ``repeat`` times and compare the best run of each: on a
+    shared machine the best run is the one least disturbed by other work."""
     instant_api()
     text = "\n".join(singer_lines(records)) + "\n"
-    with tempfile.TemporaryDirectory() as tmp:
-        base = timed(TrivialTarget(config={}), text)
-        ours = timed(TargetAtlassianCSM(config=config(Path(tmp))), text)
-        summary = json.loads((Path(tmp) / "summary.json").read_text())
-    created = summary["entities"]["customer"]["created"]
+    timed(TrivialTarget(config={}), text)  # warm-up: imports, first-use caches
+    bases, ours_runs = [], []
+    created = 0
+    for _ in range(repeat):
+        bases.append(timed(TrivialTarget(config={}), text))
+        with tempfile.TemporaryDirectory() as tmp:
+            ours_runs.append(timed(TargetAtlassianCSM(config=config(Path(tmp))), text))
+            summary = json.loads((Path(tmp) / "summary.json").read_text())
+        created = summary["entities"]["customer"]["created"]
+    base, ours = min(bases), min(ours_runs)
     print(
-        f"CPU: {records} records; trivial SDK target {records / base:,.0f} rec/s, "
-        f"target-atlassian-csm {records / ours:,.0f} rec/s ({created} customers confirmed); "
-        f"ratio {base / ours:.2f}  (aim >= 0.7)",
+        f"CPU: {records} records, best of {repeat} alternated runs; trivial SDK target "
+        f"{records / base:,.0f} rec/s, target-atlassian-csm {records / ours:,.0f} rec/s "
+        f"({created} customers confirmed); ratio {base / ours:.2f}  (aim >= 0.7)\n"
+        f"     every run (s): trivial {[round(b, 2) for b in bases]}, "
+        f"target {[round(o, 2) for o in ours_runs]}",
         flush=True,
     )
 
@@ -191,6 +201,12 @@ def memory_child(records: int) -> None:
         reader = _LineStream(singer_lines(records))
         with contextlib.redirect_stdout(stream):
             target.listen(reader)  # type: ignore[arg-type]
+    # VmHWM, not ru_maxrss: Linux's ru_maxrss keeps the high-water mark of the image this
+    # process was forked from (the parent benchmark), which would set a floor under the figure.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            print(int(line.split()[1]) / 1024)
+            return
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -232,6 +248,7 @@ def memory(sizes: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-records", type=int, default=30000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory-sizes", default="10000,1000000")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-cpu", action="store_true")
@@ -241,7 +258,7 @@ def main() -> None:
         memory_child(args.memory_child)
         return
     if not args.skip_cpu:
-        cpu(args.cpu_records)
+        cpu(args.cpu_records, args.repeat)
     if not args.skip_memory:
         memory([int(x) for x in args.memory_sizes.split(",")])
 

@@ -14,7 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from target_atlassian_csm.fields import EMAIL_RE, FieldCatalog, FieldDef, InvalidValue
+from target_atlassian_csm.fields import (
+    EMAIL_RE,
+    FieldCatalog,
+    FieldDef,
+    InvalidValue,
+    python_list_text,
+)
 from target_atlassian_csm.limits import MAX_DETAIL_FIELDS
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION, Operation, OrgRef
 from target_atlassian_csm.paths import Getter, compile_alternatives, compile_path
@@ -82,7 +88,10 @@ class Binding:
 
     ``translate`` turns the source's option values into the CSM option names (Zendesk
     dropdowns carry tag values, HubSpot enumerations internal values); values it does not
-    know pass through unchanged and are validated against the field's options as usual.
+    know pass through unchanged and are validated against the field's options as usual. A
+    multiselect may come as a list, as ``;``-joined text (HubSpot), or as the Python text of a
+    list (singer-io tap-zendesk: ``"['interest_billing', 'interest_api']"``): each item is
+    translated.
     """
 
     definition: FieldDef
@@ -103,6 +112,8 @@ class Binding:
 
         def get(record: dict[str, Any]) -> Any:
             value = read(record)
+            if multi and isinstance(value, str) and value not in table:
+                value = python_list_text(value) or value
             if isinstance(value, list):
                 return [one(v) for v in value]
             if multi and isinstance(value, str) and value not in table and ";" in value:

@@ -43,7 +43,7 @@ from target_atlassian_csm.definitions import (
     ProvisioningError,
     create_definitions,
 )
-from target_atlassian_csm.fields import KNOWN_TYPES, FieldCatalog, FieldDef, python_list_text
+from target_atlassian_csm.fields import KNOWN_TYPES, FieldCatalog, FieldDef
 from target_atlassian_csm.limits import MAX_DETAIL_FIELDS, MAX_SELECT_OPTIONS
 from target_atlassian_csm.mapping import TYPE_SUFFIX_RE, Binding, StreamRule
 from target_atlassian_csm.metadata import (
@@ -66,7 +66,6 @@ from target_atlassian_csm.metadata import (
     record_source,
     schema_fields,
 )
-from target_atlassian_csm.paths import Getter, compile_path
 from target_atlassian_csm.plan import CREATE, OVERFLOW, REUSE, SKIP, FieldDecision
 
 if TYPE_CHECKING:
@@ -169,31 +168,6 @@ class _Candidate:
             action,
             note,
         )
-
-
-class _Binding(Binding):
-    """A provisioned field's binding that also translates a multiselect held as list text.
-
-    singer-io tap-zendesk writes a multiselect value as the Python repr of its tags
-    (``"['interest_billing', 'interest_api']"``): the whole text is no tag, so it would pass
-    :class:`Binding`'s translation untouched and its tags would then fail against the option
-    names. Its items are translated one by one instead.
-    """
-
-    def getter(self) -> Getter:
-        """Read the path; list text of a translated multiselect becomes its translated items."""
-        plain = super().getter()
-        if self.definition.type != "MULTISELECT" or not self.translate:
-            return plain
-        read, table = compile_path(self.path), dict(self.translate)
-
-        def get(record: dict[str, Any]) -> Any:
-            items = python_list_text(read(record))
-            if items is None:
-                return plain(record)
-            return [table.get(item, item) for item in items]
-
-        return get
 
 
 def _metadata_objects(stream: str, kind: str) -> list[tuple[str, str]]:
@@ -432,11 +406,11 @@ class Provisioner:
         for cand, definition in reuse:
             note = self._mismatch(cand, definition)
             plan.decide(cand.decision(entity, REUSE, note, definition.name))
-            state.bindings.append(_Binding(definition, cand.path, cand.translate))
+            state.bindings.append(Binding(definition, cand.path, cand.translate))
         for cand in fits:
             definition = catalog.get(cand.name)
             if definition is not None:
-                state.bindings.append(_Binding(definition, cand.path, cand.translate))
+                state.bindings.append(Binding(definition, cand.path, cand.translate))
 
     @staticmethod
     def _by_casefold(catalog: FieldCatalog, name: str) -> FieldDef | None:

@@ -1,0 +1,254 @@
+"""End to end: HubSpot contacts and companies into CSM, against the sandboxes' default limits.
+
+Starts the HubSpot and CSM sandboxes in this process with their default knobs (HubSpot: 190
+requests per 10 s, search 5/s; CSM: task cap 5, 0.05 s + 0.002 s per item per task, 100
+requests per 10 s), seeds HubSpot with ``--contacts`` (100,000) and ``--companies`` (10,000),
+and runs
+
+    meltano run --full-refresh tap-hubspot-contacts target-atlassian-csm
+
+(environment ``sandbox``; the sandboxes' URLs, a fresh ledger and summary path given as
+environment variables, which Meltano puts above meltano.yml), or, when the plugins are not
+installed under ``.meltano/`` (or with ``--mode pipe``), the same pipeline as a shell pipe of
+the dev venv's executables with the same settings and stream selection:
+
+    tap-hubspot-contacts --config tap.json --catalog catalog.json \
+        | target-atlassian-csm --config target.json
+
+Prints the wall time, what landed, the requests each API received, and the ratio of the bound
+set by the slowest limit to the wall time (1.0 = the run went as fast as that limit allows):
+
+* HubSpot burst budget: the minimum requests of a full read / (limit per 10 s);
+* CSM task cap: the minimum tasks x task time / cap;
+* CSM rate limit: (one submit + one poll per task, the minimum) / (limit per 10 s).
+
+    .venv/bin/python benchmarks/end_to_end.py
+    .venv/bin/python benchmarks/end_to_end.py --contacts 10000 --companies 1000 --mode pipe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from sandbox.core.server import SandboxServer
+from sandbox.registry import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv" / "bin"
+MELTANO_TAP = ROOT / ".meltano/extractors/tap-hubspot-contacts/venv/bin/tap-hubspot-contacts"
+MELTANO_TARGET = ROOT / ".meltano/loaders/target-atlassian-csm/venv/bin/target-atlassian-csm"
+SELECTED = ("contacts", "companies")  # meltano.yml: select contacts.*, companies.*
+
+
+def meltano_ready() -> bool:
+    return MELTANO_TAP.exists() and MELTANO_TARGET.exists()
+
+
+def run_meltano(hubspot_url: str, csm_url: str, tmp: Path) -> tuple[float, int, str]:
+    env = {
+        **os.environ,
+        "MELTANO_ENVIRONMENT": "sandbox",
+        "TAP_HUBSPOT_CONTACTS_API_URL": hubspot_url,
+        "TARGET_ATLASSIAN_CSM_BASE_URL": csm_url,
+        "TARGET_ATLASSIAN_CSM_LEDGER_PATH": str(tmp / "ledger.sqlite"),
+        "TARGET_ATLASSIAN_CSM_DEAD_LETTER_PATH": str(tmp / "dead.jsonl"),
+        "TARGET_ATLASSIAN_CSM_SUMMARY_PATH": str(tmp / "summary.json"),
+    }
+    command = [
+        str(VENV / "meltano"),
+        "run",
+        "--full-refresh",
+        "--state-id-suffix",
+        "benchmark",
+        "tap-hubspot-contacts",
+        "target-atlassian-csm",
+    ]
+    started = time.monotonic()
+    with (tmp / "meltano.log").open("wb") as log:
+        code = subprocess.call(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return time.monotonic() - started, code, shlex.join(command[1:])
+
+
+def run_pipe(hubspot_url: str, csm_url: str, tmp: Path) -> tuple[float, int, str]:
+    tap_config = tmp / "tap.json"
+    tap_config.write_text(
+        json.dumps(
+            {
+                "api_url": hubspot_url,
+                "access_token": "sandbox-token",
+                "search_index_lag_seconds": 0,
+            }
+        )
+    )
+    target_config = tmp / "target.json"
+    target_config.write_text(
+        json.dumps(
+            {
+                "base_url": csm_url,
+                "cloud_id": "sandbox",
+                "access_token": "sandbox-token",
+                "ledger_path": str(tmp / "ledger.sqlite"),
+                "dead_letter_path": str(tmp / "dead.jsonl"),
+                "summary_path": str(tmp / "summary.json"),
+                "batch_max_wait_seconds": 0.5,
+            }
+        )
+    )
+    discovered = subprocess.run(
+        [str(VENV / "tap-hubspot-contacts"), "--config", str(tap_config), "--discover"],
+        capture_output=True,
+        check=True,
+    )
+    catalog = json.loads(discovered.stdout)
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] in SELECTED
+    (tmp / "catalog.json").write_text(json.dumps(catalog))
+    command = (
+        f"{VENV}/tap-hubspot-contacts --config {tmp}/tap.json --catalog {tmp}/catalog.json "
+        f"2>{tmp}/tap.log | {VENV}/target-atlassian-csm --config {tmp}/target.json "
+        f">{tmp}/target.out 2>{tmp}/target.log"
+    )
+    started = time.monotonic()
+    code = subprocess.call(["bash", "-o", "pipefail", "-c", command])
+    return (
+        time.monotonic() - started,
+        code,
+        "tap-hubspot-contacts --config tap.json --catalog catalog.json | "
+        "target-atlassian-csm --config target.json",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--companies", type=int, default=10_000)
+    parser.add_argument("--mode", choices=("auto", "meltano", "pipe"), default="auto")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    mode = args.mode
+    if mode == "auto":
+        mode = "meltano" if meltano_ready() else "pipe"
+        if mode == "pipe":
+            print(
+                "meltano plugins not installed under .meltano/ (run `meltano install`): "
+                "running the same pipeline as a shell pipe",
+                flush=True,
+            )
+
+    hubspot = create_app("hubspot", journal_bodies=False)
+    seeded = hubspot.seed("default", contacts=args.contacts, companies=args.companies)
+    csm = create_app("csm", journal_bodies=False)
+    csm.seed("default")
+    before = csm.state_snapshot()
+    seeded_customers, seeded_orgs = len(before["customers"]), len(before["organizations"])
+    knobs_h, knobs_c = hubspot.knobs, csm.knobs
+    task_time = float(knobs_c["task_overhead_seconds"]) + 100 * float(knobs_c["seconds_per_item"])
+    print(
+        f"HubSpot sandbox: {seeded['live_contacts']:,} live contacts, "
+        f"{seeded['live_companies']:,} live companies; burst {knobs_h['burst_limit']}/"
+        f"{knobs_h['burst_window_seconds']} s, search {knobs_h['search_rate_per_second']}/s\n"
+        f"CSM sandbox: task cap {knobs_c['task_cap']}, {task_time:.2f} s per task of 100, "
+        f"{knobs_c['rate_limit_requests']} requests/{knobs_c['rate_limit_window_seconds']:g} s",
+        flush=True,
+    )
+    with (
+        tempfile.TemporaryDirectory() as tmp_name,
+        SandboxServer(hubspot) as h_server,
+        SandboxServer(csm) as c_server,
+    ):
+        tmp = Path(tmp_name)
+        runner = run_meltano if mode == "meltano" else run_pipe
+        wall, code, command = runner(h_server.url, c_server.url, tmp)
+        if code:
+            for log in sorted(tmp.glob("*.log")):
+                sys.stderr.write(f"--- {log.name}\n{log.read_text()[-4000:]}\n")
+            msg = f"{mode} run exited {code}"
+            raise SystemExit(msg)
+        summary = json.loads((tmp / "summary.json").read_text())
+        h_entries = hubspot.journal.entries()
+        c_entries = csm.journal.entries()
+        snapshot = csm.state_snapshot()
+
+    h_status = Counter(e.status for e in h_entries)
+    c_kinds = Counter(
+        "bulk" if e.path.endswith("/bulk") else "poll" if "/tasks/" in e.path else "other"
+        for e in c_entries
+    )
+    c_status = Counter(e.status for e in c_entries)
+    tasks = len(snapshot["tasks"])
+    customers = len(snapshot["customers"]) - seeded_customers
+    organizations = len(snapshot["organizations"]) - seeded_orgs
+
+    stores = hubspot.stores
+    live_c = len(stores["contacts"].active_ids())
+    live_o = len(stores["companies"].active_ids())
+    arch_c = len(stores["contacts"].objects) - live_c
+    arch_o = len(stores["companies"].objects) - live_o
+    h_min = (
+        math.ceil(live_c / 100)
+        + math.ceil(live_c / 1000)
+        + math.ceil(live_o / 100)
+        + max(1, math.ceil(arch_c / 100))
+        + max(1, math.ceil(arch_o / 100))
+        + 2
+    )
+    burst_per_s = float(knobs_h["burst_limit"]) / float(knobs_h["burst_window_seconds"])
+    min_tasks = math.ceil(customers / 100) + math.ceil(organizations / 100)
+    csm_rate = float(knobs_c["rate_limit_requests"]) / float(knobs_c["rate_limit_window_seconds"])
+    bounds = {
+        "HubSpot burst budget": h_min / burst_per_s,
+        "CSM task cap": min_tasks * task_time / int(knobs_c["task_cap"]),
+        "CSM rate limit": 2 * min_tasks / csm_rate,
+    }
+    slowest = max(bounds, key=bounds.get)
+    print(
+        f"\nran ({mode}): {command}\n"
+        f"wall {wall:.1f} s; the run added {customers:,} customers and {organizations:,} "
+        f"organizations to CSM ({tasks} tasks)\n"
+        f"target summary: customers {summary['entities'].get('customer')}, organizations "
+        f"{summary['entities'].get('organization')}\n"
+        f"HubSpot requests {len(h_entries)} (minimum {h_min}) statuses {dict(h_status)}\n"
+        f"CSM requests {len(c_entries)} {dict(c_kinds)} statuses {dict(c_status)}; polls/task "
+        f"{c_kinds['poll'] / max(1, tasks):.2f}"
+    )
+    for name, seconds in bounds.items():
+        print(f"  bound set by the {name}: {seconds:7.1f} s")
+    ratio = bounds[slowest] / wall
+    print(
+        f"slowest limit: {slowest}, {bounds[slowest]:.1f} s; bound / wall = {ratio:.3f} "
+        f"(1.0 = as fast as that limit allows)",
+        flush=True,
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "mode": mode,
+                    "wall_s": round(wall, 1),
+                    "bounds_s": bounds,
+                    "slowest": slowest,
+                    "ratio": round(ratio, 3),
+                    "customers": customers,
+                    "organizations": organizations,
+                    "hubspot_requests": len(h_entries),
+                    "csm_requests": dict(c_kinds),
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
