@@ -418,12 +418,15 @@ class Pipeline:
             self._release(op)
             return
         buffer = self._buffers[op.entity]
-        if not buffer:
+        started = not buffer
+        if started:
             self._buffer_since[op.entity] = time.monotonic()
         buffer[op.key] = op
         if len(buffer) >= self.settings.batch_size[op.entity]:
             self._ready[op.entity].append(self._cut(op.entity))
-        self._cv.notify_all()
+            self._cv.notify_all()  # a batch is ready
+        elif started or self._finishing or self._flush_now:
+            self._cv.notify_all()  # lanes time the new partial batch (or send it now)
 
     def _cut(self, entity: str) -> Batch:
         buffer = self._buffers[entity]

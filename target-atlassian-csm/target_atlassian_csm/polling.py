@@ -6,13 +6,13 @@ takes per item, and polls:
 
 * a first task (nothing learnt yet) on a geometric probe (0.25 s, then x1.25), which brackets
   its duration within a factor of 1.25;
-* later tasks just before their expected end, then every few percent of that duration, so a
-  finished task is noticed within ~3 % of its length (never faster than ``min_seconds``).
+* later tasks at their expected end, then every 1 % of their age (never faster than
+  ``min_seconds``), so a finished task is noticed within about one round trip.
 
 Only brackets teach: a task found running at ``lower`` and done at ``upper`` took between the
-two, and the midpoint is learnt. A task already done at its first poll only says "at most
-``upper``", so the estimate is nudged down (the next first poll comes earlier) instead of being
-set from an upper bound: learning from upper bounds made a 3-item task polled after 1 s teach
+two, and a point three quarters up the bracket is learnt. A task already done at its first poll
+only says "at most ``upper``", so the estimate is nudged down 3 % (the next first poll comes a
+little earlier) instead of being set from an upper bound: learning from upper bounds made a 3-item task polled after 1 s teach
 "0.33 s per item" and the next 100-item task wait 34 s for its first poll.
 """
 
@@ -27,12 +27,12 @@ class PollSchedule:
     def __init__(
         self,
         *,
-        min_seconds: float = 0.1,
+        min_seconds: float = 0.05,
         max_seconds: float = 30.0,
         probe_seconds: float = 0.25,
         growth: float = 1.25,
-        tail: float = 0.03,
-        early: float = 0.97,
+        tail: float = 0.01,
+        early: float = 1.0,
     ) -> None:
         self.min_seconds = min_seconds
         self.max_seconds = max_seconds
@@ -74,11 +74,13 @@ class PollSchedule:
         with self._lock:
             previous = self._per_item.get(entity)
             if lower > 0:
-                observed = (lower + upper) / 2 / items
+                # Toward the upper end: it was done by then, and the first poll of the next
+                # task should find it done rather than add a round trip of its own.
+                observed = (lower + 0.75 * (upper - lower)) / items
                 self._per_item[entity] = (
                     observed if previous is None else 0.5 * previous + 0.5 * observed
                 )
             elif previous is None:
                 self._per_item[entity] = 0.5 * upper / items
             else:
-                self._per_item[entity] = min(previous, upper / items) * 0.9
+                self._per_item[entity] = min(previous, upper / items) * 0.97
