@@ -67,7 +67,7 @@ class FieldDef:
 
     def format(self, value: Any) -> list[str]:
         """Turn a source value into this field's values ([] means: nothing to send)."""
-        if value is None or value in ("", [], {}):
+        if value is None or (not value and isinstance(value, str | list | dict)):
             return []
         formatter = _FORMATTERS.get(self.type, _format_text)
         return formatter(self, value)
@@ -124,6 +124,8 @@ class FieldCatalog:
 
 # ----------------------------------------------------------------------------- formatters
 def _scalar_text(value: Any) -> str:
+    if type(value) is str:  # the common case first: most values arrive as text
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
@@ -176,6 +178,8 @@ def python_list_text(value: Any) -> list[str] | None:
 
 
 def _format_text(definition: FieldDef, value: Any) -> list[str]:  # noqa: ARG001
+    if type(value) is str and not value.startswith("["):
+        return [value]
     value = python_list_text(value) or value
     if isinstance(value, list) and all(not isinstance(v, list | dict) for v in value):
         return [", ".join(_scalar_text(v) for v in value if v not in (None, ""))]

@@ -74,15 +74,12 @@ class Operation:
     recheck: bool = False  # merged with a duplicate: compare with the ledger again
     _hash: str | None = field(default=None, repr=False)
     _semantic_text: str | None = field(default=None, repr=False)
+    #: Identity for dedupe and ledger: the case-folded email or organization name. Set once:
+    #: an operation's identity never changes (merging makes a new operation).
+    key: str = field(init=False, repr=False)
 
-    @property
-    def key(self) -> str:
-        """Identity for dedupe and ledger: case-folded email or organization name."""
-        key = self.__dict__.get("_key")
-        if key is None or self.__dict__.get("_key_of") is not self.identity:
-            key = self.identity.casefold()
-            self.__dict__["_key"], self.__dict__["_key_of"] = key, self.identity
-        return key
+    def __post_init__(self) -> None:
+        self.key = self.identity.casefold()
 
     def semantic(self) -> dict[str, Any]:
         """What the record asks for, independent of CSM ids (hashed and stored in the ledger)."""
