@@ -12,8 +12,9 @@ takes per item, and polls:
 Only brackets teach: a task found running at ``lower`` and done at ``upper`` took between the
 two, and a point three quarters up the bracket is learnt. A task already done at its first poll
 only says "at most ``upper``", so the estimate is nudged down 3 % (the next first poll comes a
-little earlier) instead of being set from an upper bound: learning from upper bounds made a 3-item task polled after 1 s teach
-"0.33 s per item" and the next 100-item task wait 34 s for its first poll.
+little earlier) instead of being set from an upper bound: learning from upper bounds made a
+3-item task polled after 1 s teach "0.33 s per item" and the next 100-item task wait 34 s for
+its first poll.
 """
 
 from __future__ import annotations

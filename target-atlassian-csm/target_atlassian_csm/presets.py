@@ -150,17 +150,7 @@ def tap_hubspot_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | N
     """
     props = _props(schema)
     if stream == "contacts" and "properties" in props and _has_property_columns(props):
-        return StreamRule(
-            entity=CUSTOMER,
-            email="properties.email",
-            display_name=["{properties.firstname} {properties.lastname}"],
-            source_id="id",
-            organization_id="properties.associatedcompanyid",
-            organization_stream="companies",
-            skip_when={"archived": True},
-            details_from=["properties"],
-            exclude_fields=HUBSPOT_SYSTEM_PROPERTIES,
-        )
+        return _hubspot_contacts_rule()
     if stream == "companies" and "companyId" in props and "portalId" in props:
         return StreamRule(
             entity=ORGANIZATION,
@@ -174,6 +164,21 @@ def tap_hubspot_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | N
     return None
 
 
+def _hubspot_contacts_rule() -> StreamRule:
+    """Contacts as both HubSpot peer taps send them: properties nested, primary company id."""
+    return StreamRule(
+        entity=CUSTOMER,
+        email="properties.email",
+        display_name=["{properties.firstname} {properties.lastname}"],
+        source_id="id",
+        organization_id="properties.associatedcompanyid",
+        organization_stream="companies",
+        skip_when={"archived": True},
+        details_from=["properties"],
+        exclude_fields=HUBSPOT_SYSTEM_PROPERTIES,
+    )
+
+
 def meltano_tap_hubspot(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
     """MeltanoLabs tap-hubspot 0.10: v3 objects, every property a string under ``properties``."""
     props = _props(schema)
@@ -181,17 +186,7 @@ def meltano_tap_hubspot(stream: str, schema: Mapping[str, Any]) -> StreamRule | 
     if _has_property_columns(props) or not nested:
         return None
     if stream == "contacts" and "email" in nested and "lastmodifieddate" in props:
-        return StreamRule(
-            entity=CUSTOMER,
-            email="properties.email",
-            display_name=["{properties.firstname} {properties.lastname}"],
-            source_id="id",
-            organization_id="properties.associatedcompanyid",
-            organization_stream="companies",
-            skip_when={"archived": True},
-            details_from=["properties"],
-            exclude_fields=HUBSPOT_SYSTEM_PROPERTIES,
-        )
+        return _hubspot_contacts_rule()
     if stream == "companies" and "name" in nested and "hs_lastmodifieddate" in props:
         return StreamRule(
             entity=ORGANIZATION,

@@ -389,7 +389,7 @@ class KustomerApp(SandboxApp):
             ]
             ordered = s.sort_records(hits, keys)
             if self.knobs["unstable_ties"] and keys:
-                ordered = self._shuffle_ties(ordered, keys, request)
+                ordered = self._shuffle_ties(ordered, keys)
         total = len(ordered)
         start = (page - 1) * size
         chunk = ordered[start : start + size]
@@ -422,7 +422,7 @@ class KustomerApp(SandboxApp):
         )
 
     def _shuffle_ties(
-        self, ordered: list[dict[str, Any]], keys: list[tuple[Any, bool]], request: Request
+        self, ordered: list[dict[str, Any]], keys: list[tuple[Any, bool]]
     ) -> list[dict[str, Any]]:
         import random  # noqa: PLC0415
 
