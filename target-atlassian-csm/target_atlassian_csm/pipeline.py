@@ -212,10 +212,13 @@ class Pipeline:
 
     def _admit_inbox(self) -> None:
         """Admit what the reader left in the inbox (caller holds the lock)."""
+        received: dict[str, int] = {}
         while self._inbox:
             op = self._inbox.popleft()
-            self.summary.count(op.entity, "received")
+            received[op.entity] = received.get(op.entity, 0) + 1
             self._admit(op)
+        for entity, count in received.items():
+            self.summary.count(entity, "received", count)
 
     def settle_now(self, op: Operation, what: str) -> None:
         """Settle an operation that never enters the pipeline (skipped, invalid...)."""
@@ -372,6 +375,11 @@ class Pipeline:
 
     def _resolve(self, op: Operation) -> None:
         """Find CSM ids for a customer's organizations; buffer it when all are known."""
+        known = self._known_org_ids(op)
+        if known is not None:  # the common case once the organizations are loaded
+            op.org_ids = known
+            self._buffer(op)
+            return
         op.org_ids = []
         self._pending_refs[id(op)] = len(op.org_refs)
         for ref in op.org_refs:
@@ -388,6 +396,21 @@ class Pipeline:
                 self._wait_for_name(op, ref.value.casefold(), ref.value)
         if self._pending_refs.get(id(op)) == 0:
             self._ref_done(op, count=False)
+
+    def _known_org_ids(self, op: Operation) -> list[str] | None:
+        """The CSM ids of all of ``op``'s organizations if this run knows them, else None."""
+        ids: list[str] = []
+        for ref in op.org_refs:
+            if ref.kind == "source":
+                name_key = self._source_names.get((ref.stream, ref.value))
+            else:
+                name_key = ref.value.casefold()
+            org_id = self._org_ids.get(name_key) if name_key is not None else None
+            if org_id is None:
+                return None
+            if org_id not in ids:
+                ids.append(org_id)
+        return ids
 
     def _wait_for_name(self, op: Operation, name_key: str, spelling: str) -> None:
         org_id = self._org_ids.get(name_key) or self.ledger.organization_id(name_key)
