@@ -6,7 +6,8 @@
 * Notes older than the search window (archive search has no notes) come from
   ``GET /v1/conversations/{id}/notes`` for the conversations created before the window.
 * Reference streams (users, teams, tags, klasses) and the custom-attribute metadata are read
-  in full every run.
+  in full every run they are selected; the Klass listing and each resource's metadata are read
+  at most once per process (see ``TapKustomer.discover_streams``).
 """
 
 from __future__ import annotations
@@ -413,7 +414,11 @@ class TagsStream(ReferenceStream):
 
 
 class KlassesStream(ReferenceStream):
-    """Klasses (custom object types) of every status."""
+    """Klasses (custom object types) of every status.
+
+    The rows come from the tap's one Klass listing of the run (the same pages the KObject
+    streams were built from), not from a second listing.
+    """
 
     name = "klasses"
     list_path = "/v1/klasses"
@@ -434,6 +439,17 @@ class KlassesStream(ReferenceStream):
             "klassSchema": schemas.ANY,
         }
     )
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The run's Klass listing; if that failed (403/404), a list read of the stream's own."""
+        try:
+            rows = self.kustomer_tap.klass_rows()
+        except (KustomerForbiddenError, KustomerNotFoundError):
+            rows = None
+        if rows is None:
+            yield from super().get_records(context)
+        else:
+            yield from rows
 
 
 class CustomAttributeMetadataStream(KustomerStream):

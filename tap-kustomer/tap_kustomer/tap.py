@@ -202,57 +202,130 @@ class TapKustomer(Tap):
             bound = min(bound, normalize(str(self.config["end_date"])))
         return bound
 
-    def klass_records(self) -> list[dict[str, Any]]:
-        """Every Klass (all statuses), fetched once per run."""
-        if not hasattr(self, "_klasses"):
+    # ------------------------------------------------- reads shared by the whole run
+    # Each is made at most once per process: discovery and the streams of the run share it.
+    def klass_rows(self) -> list[dict[str, Any]]:
+        """Every Klass row as listed (statuses enabled, existing_only, disabled; each id once).
+
+        The ``klasses`` stream emits these rows and the KObject streams are built from them,
+        so one run lists the Klasses once (3 requests).
+
+        Raises:
+            KustomerForbiddenError: the Klasses are not readable (kept for the stream to raise;
+                discovery only warns).
+            KustomerNotFoundError: as above.
+        """
+        if not hasattr(self, "_klass_rows"):
             found: dict[str, dict[str, Any]] = {}
+            self._klass_error: Exception | None = None
             for status in ("enabled", "existing_only", "disabled"):
                 try:
                     for page in self.client.get_pages(
-                        "/v1/klasses", {"pageSize": 100, "status": status}
+                        "/v1/klasses", {"pageSize": 100, "status": status}, kind="klasses"
                     ):
                         for row in page:
-                            found.setdefault(row["id"], row)
+                            if row.get("id"):
+                                found.setdefault(row["id"], row)
                 except (KustomerForbiddenError, KustomerNotFoundError) as exc:
-                    self.logger.warning("Klasses not readable (%s); no KObject streams", exc)
+                    self._klass_error = exc
                     break
+            self._klass_rows = list(found.values())
+        if self._klass_error is not None:
+            raise self._klass_error
+        return self._klass_rows
+
+    def klass_records(self) -> list[dict[str, Any]]:
+        """The Klasses to extract as KObject streams (the ``klasses`` setting), by name."""
+        if not hasattr(self, "_klasses"):
+            try:
+                found = self.klass_rows()
+            except (KustomerForbiddenError, KustomerNotFoundError) as exc:
+                self.logger.warning("Klasses not readable (%s); no KObject streams", exc)
+                found = []
             wanted = self.config.get("klasses")
             rows = [
                 k
-                for k in found.values()
+                for k in found
                 if k.get("attributes", {}).get("name")
                 and (not wanted or k["attributes"]["name"] in wanted)
             ]
             self._klasses = sorted(rows, key=lambda k: k["attributes"]["name"])
         return self._klasses
 
-    def metadata(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Custom-attribute metadata per resource (standard objects and ``kobject.<name>``)."""
-        if not hasattr(self, "_metadata"):
-            resources = list(STANDARD_RESOURCES) + [
-                f"kobject.{k['attributes']['name']}" for k in self.klass_records()
-            ]
-            out: dict[str, dict[str, dict[str, Any]]] = {}
-            for resource in resources:
-                try:
-                    body = self.client.request("GET", f"/v1/metadata/{resource}", kind="metadata")
-                except (KustomerForbiddenError, KustomerNotFoundError) as exc:
-                    self.logger.warning(
-                        "No metadata for %s (%s); typing by suffix only", resource, exc
-                    )
-                    continue
+    def metadata_resources(self) -> list[str]:
+        """Every resource with custom-attribute metadata: standard objects, then Klasses."""
+        return list(STANDARD_RESOURCES) + [
+            f"kobject.{k['attributes']['name']}" for k in self.klass_records()
+        ]
+
+    def metadata_for(self, resource: str) -> dict[str, dict[str, Any]] | None:
+        """One resource's custom-attribute metadata, or None if the key may not read it.
+
+        One GET per resource and process, shared by discovery and the metadata stream.
+        """
+        cache: dict[str, dict[str, dict[str, Any]] | None] = self.__dict__.setdefault(
+            "_metadata_cache", {}
+        )
+        if resource not in cache:
+            try:
+                body = self.client.request("GET", f"/v1/metadata/{resource}", kind="metadata")
+            except (KustomerForbiddenError, KustomerNotFoundError) as exc:
+                self.logger.warning("No metadata for %s (%s); typing by suffix only", resource, exc)
+                cache[resource] = None
+            else:
                 props = ((body.get("data") or {}).get("attributes") or {}).get("properties") or {}
-                out[resource] = {k: v for k, v in props.items() if isinstance(v, dict)}
-            self._metadata = out
-        return self._metadata
+                cache[resource] = {k: v for k, v in props.items() if isinstance(v, dict)}
+        return cache[resource]
+
+    def metadata(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Custom-attribute metadata of every resource (what the metadata stream emits)."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for resource in self.metadata_resources():
+            props = self.metadata_for(resource)
+            if props is not None:
+                out[resource] = props
+        return out
+
+    def catalog_selection(self) -> dict[str, bool] | None:
+        """Stream name -> selected, as the input catalog says; None without a catalog.
+
+        Mirrors the SDK: a stream listed in the catalog is selected as its metadata resolves;
+        one missing from a given catalog is not selected; without a catalog every stream is.
+        """
+        catalog = self.input_catalog
+        if catalog is None:
+            return None
+        return {
+            entry.tap_stream_id: entry.metadata.resolve_selection().get((), True)
+            for entry in catalog.streams
+        }
 
     # --------------------------------------------------------------- discovery
     def discover_streams(self) -> list[Stream]:
-        """Fixed streams plus one KObject stream per Klass, typed from the metadata."""
-        meta = self.metadata()
+        """Fixed streams plus one KObject stream per Klass, typed from the metadata.
 
-        def custom(resource: str) -> dict[str, Any]:
-            return schemas.custom_schema(meta.get(resource))
+        Without an input catalog (``--discover``, or a sync of every stream) every schema is
+        built, so the Klasses and every resource's metadata are read. With a catalog (a sync
+        under Meltano) the catalog's schemas are used -- the SDK emits and conforms records to
+        them in any case -- so no metadata is read unless ``custom_attribute_metadata`` is
+        selected, and the Klasses are read only if the ``klasses`` stream, a KObject stream or
+        the metadata stream is selected.
+        """
+        selection = self.catalog_selection()
+        catalog = self.input_catalog
+
+        def selected(name: str) -> bool:
+            return selection is None or selection.get(name, False)
+
+        def schema(name: str, resource: str, flat_ids: list[str], kind: str = "") -> dict[str, Any]:
+            entry = catalog.get_stream(name) if catalog is not None else None
+            if entry is not None and entry.schema is not None:
+                return entry.schema.to_dict()
+            # not in the catalog: typed from the metadata, read only if the stream runs
+            props = self.metadata_for(resource) if selected(name) else None
+            return schemas.record_schema(
+                kind or name, flat_ids=flat_ids, custom=schemas.custom_schema(props)
+            )
 
         def flat(cls: type[streams.KustomerStream]) -> list[str]:
             return list(cls.flat_ids)
@@ -262,30 +335,17 @@ class TapKustomer(Tap):
         out: list[Stream] = [
             streams.CustomAttributeMetadataStream(self),
             streams.CompaniesStream(
-                self,
-                schema=schemas.record_schema(
-                    "companies", flat_ids=flat(streams.CompaniesStream), custom=custom("company")
-                ),
+                self, schema=schema("companies", "company", flat(streams.CompaniesStream))
             ),
             streams.CustomersStream(
-                self,
-                schema=schemas.record_schema(
-                    "customers", flat_ids=flat(streams.CustomersStream), custom=custom("customer")
-                ),
+                self, schema=schema("customers", "customer", flat(streams.CustomersStream))
             ),
             streams.ConversationsStream(
                 self,
-                schema=schemas.record_schema(
-                    "conversations",
-                    flat_ids=flat(streams.ConversationsStream),
-                    custom=custom("conversation"),
-                ),
+                schema=schema("conversations", "conversation", flat(streams.ConversationsStream)),
             ),
             streams.MessagesStream(
-                self,
-                schema=schemas.record_schema(
-                    "messages", flat_ids=flat(streams.MessagesStream), custom=custom("message")
-                ),
+                self, schema=schema("messages", "message", flat(streams.MessagesStream))
             ),
             streams.NotesStream(
                 self, schema=schemas.record_schema("notes", flat_ids=flat(streams.NotesStream))
@@ -295,14 +355,29 @@ class TapKustomer(Tap):
             streams.TagsStream(self),
             streams.KlassesStream(self),
         ]
+        klass_streams = ("klasses", "custom_attribute_metadata")
+        needs_klasses = selection is None or any(
+            on and (name in klass_streams or name.startswith("kobjects_"))
+            for name, on in selection.items()
+        )
+        if not needs_klasses:
+            self.logger.info("No Klass-dependent stream selected: Klasses not listed")
+            return out
         for klass in self.klass_records():
             name = klass["attributes"]["name"]
-            schema = schemas.record_schema(
-                "kobjects",
-                flat_ids=[*streams.KObjectStream.flat_ids, "klass"],
-                custom=custom(f"kobject.{name}"),
+            stream_name = streams.kobject_stream_name(name)
+            out.append(
+                streams.KObjectStream(
+                    self,
+                    klass=name,
+                    schema=schema(
+                        stream_name,
+                        f"kobject.{name}",
+                        [*streams.KObjectStream.flat_ids, "klass"],
+                        kind="kobjects",
+                    ),
+                )
             )
-            out.append(streams.KObjectStream(self, klass=name, schema=schema))
         return out
 
 

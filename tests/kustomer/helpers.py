@@ -69,9 +69,13 @@ def run_tap(
     *,
     streams: list[str] | None = None,
     stop_after: int | None = None,
+    catalog: dict[str, Any] | None = None,
 ) -> Run:
-    """Sync in-process; ``streams`` selects; ``stop_after`` kills the run after N records."""
-    tap = TapKustomer(config=config, state=state, setup_mapper=True)
+    """Sync in-process; ``streams`` selects; ``stop_after`` kills the run after N records.
+
+    ``catalog`` is passed as ``--catalog`` would be (a sync under Meltano).
+    """
+    tap = TapKustomer(config=config, state=state, catalog=catalog, setup_mapper=True)
     if streams is not None:
         for name, stream in tap.streams.items():
             stream.selected = name in streams
@@ -101,3 +105,18 @@ def _limit_records(tap: TapKustomer, limit: int, _writer: Any) -> None:
             original(record)
 
         stream._write_record_message = write  # type: ignore[method-assign]
+
+
+def discover(config: dict[str, Any]) -> dict[str, Any]:
+    """What ``--discover`` prints: the catalog, every stream unselected as Meltano leaves it."""
+    return TapKustomer(config=config).catalog_dict
+
+
+def select(catalog: dict[str, Any], streams: list[str]) -> dict[str, Any]:
+    """A copy of ``catalog`` with only ``streams`` selected (as meltano.yml's ``select``)."""
+    out = json.loads(json.dumps(catalog))
+    for entry in out["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return out
