@@ -39,6 +39,8 @@ from target_atlassian_csm.target import TargetAtlassianCSM  # noqa: E402
 from tests.reliability.harness import (  # noqa: E402
     check_crm_landed,
     crash_and_resume,
+    hubspot_tap_config,
+    kustomer_tap_config,
     submitted_twice,
     tap_kill_and_resume,
 )
@@ -233,15 +235,7 @@ def taps(contacts: int, kustomers: int) -> None:
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = {
-                "access_token": "sandbox-token",
-                "api_url": sb.url,
-                "search_index_lag_seconds": 0,
-                "requests_per_ten_seconds": 100_000,
-                "search_requests_per_second": 10_000,
-                "rate_limit_share": 1.0,
-                "checkpoint_records": 500,
-            }
+            config = hubspot_tap_config(sb.url, checkpoint_records=500)
             kill_after = [1500, 1700, 1900, 2100, 1300]
             attempts = tap_kill_and_resume(
                 "tap_hubspot_contacts",
@@ -262,17 +256,7 @@ def taps(contacts: int, kustomers: int) -> None:
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = {
-                "api_key": "sandbox-kustomer-key",
-                "base_url": sb.url,
-                "index_lag_seconds": 0,
-                "rate_limit_per_minute": 100_000,
-                "search_rate_limit_per_minute": 100_000,
-                "rate_limit_share": 1.0,
-                "max_retry_wait_seconds": 0.01,
-                "start_date": "2000-01-01T00:00:00Z",
-                "page_size": 100,
-            }
+            config = kustomer_tap_config(sb.url, page_size=100)
             attempts = tap_kill_and_resume(
                 "tap_kustomer",
                 config,

@@ -386,6 +386,34 @@ def run_tap_attempt(
     return TapAttempt(ids, last_state, proc.returncode, killed, text)
 
 
+def hubspot_tap_config(url: str, *, checkpoint_records: int) -> dict[str, Any]:
+    """tap-hubspot-contacts against a sandbox, unthrottled (the test is not about budgets)."""
+    return {
+        "access_token": "sandbox-token",
+        "api_url": url,
+        "search_index_lag_seconds": 0,
+        "requests_per_ten_seconds": 100_000,
+        "search_requests_per_second": 10_000,
+        "rate_limit_share": 1.0,
+        "checkpoint_records": checkpoint_records,
+    }
+
+
+def kustomer_tap_config(url: str, *, page_size: int) -> dict[str, Any]:
+    """tap-kustomer against a sandbox, unthrottled, reading from before any seeded record."""
+    return {
+        "api_key": "sandbox-kustomer-key",
+        "base_url": url,
+        "index_lag_seconds": 0,
+        "rate_limit_per_minute": 100_000,
+        "search_rate_limit_per_minute": 100_000,
+        "rate_limit_share": 1.0,
+        "max_retry_wait_seconds": 0.01,
+        "start_date": "2000-01-01T00:00:00Z",
+        "page_size": page_size,
+    }
+
+
 def tap_kill_and_resume(
     module: str,
     config: dict[str, Any],

@@ -15,6 +15,8 @@ from tests.reliability.harness import (
     check_crm_landed,
     crash_and_resume,
     customer_items_per_task,
+    hubspot_tap_config,
+    kustomer_tap_config,
     submitted_twice,
     tap_kill_and_resume,
 )
@@ -87,15 +89,7 @@ def test_hubspot_tap_killed_three_times_skips_nothing(sandbox_factory, tmp_path)
         search_rate_per_second=0,
         latency_ms=2,
     )
-    config = {
-        "access_token": "sandbox-token",
-        "api_url": sb.url,
-        "search_index_lag_seconds": 0,
-        "requests_per_ten_seconds": 100_000,
-        "search_requests_per_second": 10_000,
-        "rate_limit_share": 1.0,
-        "checkpoint_records": 200,
-    }
+    config = hubspot_tap_config(sb.url, checkpoint_records=200)
     attempts = tap_kill_and_resume(
         "tap_hubspot_contacts",
         config,
@@ -129,17 +123,7 @@ def test_kustomer_tap_killed_twice_skips_nothing(sandbox_factory, tmp_path):
         rate_limit_per_minute=1_000_000,
         search_rate_limit_per_minute=1_000_000,
     )
-    config = {
-        "api_key": "sandbox-kustomer-key",
-        "base_url": sb.url,
-        "index_lag_seconds": 0,
-        "rate_limit_per_minute": 100_000,
-        "search_rate_limit_per_minute": 100_000,
-        "rate_limit_share": 1.0,
-        "max_retry_wait_seconds": 0.01,
-        "start_date": "2000-01-01T00:00:00Z",
-        "page_size": 100,
-    }
+    config = kustomer_tap_config(sb.url, page_size=100)
     attempts = tap_kill_and_resume(
         "tap_kustomer", config, stream="customers", kill_after=[1100, 1100], workdir=tmp_path
     )

@@ -18,6 +18,7 @@ import pytest
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_hubspot_contacts import client as hubspot_client
+from tests.reliability.harness import hubspot_tap_config, kustomer_tap_config
 
 KINDS = ["truncated", "not_json", "empty", "wrong_shape"]
 HUBSPOT_CONTACTS = r"/crm/objects/2026-03/contacts$"
@@ -55,15 +56,7 @@ def test_hubspot_garbled_page(sandbox_factory, monkeypatch, kind):
         "hubspot", seed={"contacts": 600, "companies": 10}, burst_limit=0, search_rate_per_second=0
     )
     sb.knobs(garble_next=[kind], garble_paths=HUBSPOT_CONTACTS, garble_skip=2)
-    config = {
-        "access_token": "sandbox-token",
-        "api_url": sb.url,
-        "search_index_lag_seconds": 0,
-        "requests_per_ten_seconds": 100_000,
-        "search_requests_per_second": 10_000,
-        "rate_limit_share": 1.0,
-        "checkpoint_records": 100,
-    }
+    config = hubspot_tap_config(sb.url, checkpoint_records=100)
     expected = {str(o.id) for o in sb.app.stores["contacts"].objects.values()}
     first, error = _sync(TapHubSpotContacts(config=config, setup_mapper=True))
     assert sb.app.garbler.injected[kind] == 1, "the page was not garbled: the test proves nothing"
@@ -94,17 +87,7 @@ def test_kustomer_garbled_page(sandbox_factory, kind):
         search_rate_limit_per_minute=1_000_000,
     )
     sb.knobs(garble_next=[kind], garble_paths=KUSTOMER_SEARCH, garble_skip=2)
-    config = {
-        "api_key": "sandbox-kustomer-key",
-        "base_url": sb.url,
-        "index_lag_seconds": 0,
-        "rate_limit_per_minute": 100_000,
-        "search_rate_limit_per_minute": 100_000,
-        "rate_limit_share": 1.0,
-        "max_retry_wait_seconds": 0.01,
-        "start_date": "2000-01-01T00:00:00Z",
-        "page_size": 50,
-    }
+    config = kustomer_tap_config(sb.url, page_size=50)
 
     def tap(state: dict[str, Any] | None = None) -> Any:
         instance = TapKustomer(config=config, state=state, setup_mapper=True)
