@@ -6,6 +6,10 @@ dead-lettered, skipped as unchanged, or merged into a settled duplicate. A STATE
 emitted once no record at or before its number is unsettled, so a crash at any moment
 resumes from a point where nothing earlier is missing. Emission is throttled (every N
 settled records or T seconds, and always at the end), because Meltano stores every line.
+
+A barrier can be *silent* (a dry run: it passes no STATE on at all, so no bookmark moves for
+work that was only planned) or *held* until :meth:`StateBarrier.release_hold` (the target
+holds STATE until a stream maps to CSM: a run that loads nothing must not move a bookmark).
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ class StateBarrier:
         every_records: int = 1000,
         every_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        silent: bool = False,
+        held: bool = False,
     ) -> None:
         self._emit = emit
+        self.silent = silent
+        self._held = held
         self.every_records = every_records
         self.every_seconds = every_seconds
         self._clock = clock
@@ -84,9 +92,16 @@ class StateBarrier:
         while self._states and (low is None or self._states[0][0] < low):
             self._ready = self._states.popleft()[1]
 
+    def release_hold(self) -> None:
+        """STATE may go out from now on (unless the barrier is silent)."""
+        with self._lock:
+            self._held = False
+
     def maybe_emit(self, *, force: bool = False) -> bool:
         """Emit the newest releasable STATE if it is due (or ``force``); return True if so."""
         with self._lock:
+            if self.silent or self._held:
+                return False
             self._advance()
             state = self._ready
             if state is None or state == self._last_emitted:

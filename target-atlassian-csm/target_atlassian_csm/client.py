@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import hashlib
 import json
 import logging
+import os
 import random
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import backoff
 import requests
@@ -77,6 +77,7 @@ class Failure:
     error: str
     index: int | None = None
     entity_id: str | None = None
+    operated_on: str | None = None
     operated_on_ids: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
@@ -92,8 +93,18 @@ class TaskStatus:
 
 
 def check_base_url(base_url: str) -> str:
-    """Refuse plain http except on loopback (the sandbox); return the URL without a trailing /."""
+    """The URL without a trailing /; refuses credentials in it, and http off loopback.
+
+    Plain http is allowed on loopback only (the sandbox). Messages never repeat what could
+    be a secret.
+    """
     parts = urlsplit(base_url)
+    if parts.username or parts.password:
+        msg = (
+            "base_url must not carry credentials (user:token@host): set access_token, or "
+            "user_email and api_token, instead"
+        )
+        raise ValueError(msg)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         msg = f"base_url must be an http(s) URL, got {base_url!r}"
         raise ValueError(msg)
@@ -104,16 +115,8 @@ def check_base_url(base_url: str) -> str:
 
 
 def encode_body(body: Any) -> bytes:
-    """Canonical JSON bytes: what is sent and what the idempotency key is derived from."""
+    """Canonical JSON bytes (UTF-8, keys sorted): what is sent."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
-
-
-def idempotency_key(endpoint: str, body: bytes, salt: str = "") -> str:
-    """sha256(endpoint, body, salt): a retry of the same request replays the same key."""
-    digest = hashlib.sha256()
-    for part in (endpoint.encode(), b"\n", body, b"\n", salt.encode()):
-        digest.update(part)
-    return digest.hexdigest()
 
 
 def parse_task(body: Mapping[str, Any], task_id: str) -> TaskStatus:
@@ -135,6 +138,7 @@ def parse_task(body: Mapping[str, Any], task_id: str) -> TaskStatus:
                 ),
                 index=int(index) if isinstance(index, int | str) and str(index).isdigit() else None,
                 entity_id=str(item["entityId"]) if item.get("entityId") is not None else None,
+                operated_on=str(item["operatedOn"]) if item.get("operatedOn") else None,
                 operated_on_ids=tuple(str(x) for x in item.get("operatedOnIds") or ()),
                 raw=item,
             )
@@ -242,6 +246,10 @@ class CsmClient:
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.api_root = f"{self.base_url}/jsm/csm/cloudid/{cloud_id}/api/v1"
+        #: Jira's platform API of the same site (user search: the documented way to find a
+        #: customer's id by email, csm-api.md §4 option (c)).
+        self.jira_root = f"{self.base_url}/ex/jira/{cloud_id}/rest/api/3"
+        self._fetch_by_email: bool | None = None  # learnt on first use
         if access_token:
             self._auth_header = f"Bearer {access_token}"
         elif user_email and api_token:
@@ -268,7 +276,8 @@ class CsmClient:
                     "Accept": "application/json",
                     "Content-Type": "application/json",
                     "X-ExperimentalApi": "opt-in",
-                    "User-Agent": "target-atlassian-csm",
+                    # The pid lets a site's logs (and the kill tests) tell runs apart.
+                    "User-Agent": f"target-atlassian-csm (pid {os.getpid()})",
                 }
             )
             self._local.session = session
@@ -287,9 +296,10 @@ class CsmClient:
         body: bytes | None = None,
         idempotency_key: str | None = None,
         kind: str = "other",
+        root: str | None = None,
     ) -> Any:
         """Send one request, retrying transient failures; return the parsed JSON answer."""
-        url = f"{self.api_root}/{path.lstrip('/')}"
+        url = f"{root or self.api_root}/{path.lstrip('/')}"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         waits = backoff.expo(base=2, factor=0.5, max_value=self.max_backoff_seconds)
         next(waits)  # the generator's first value is a priming None
@@ -387,7 +397,57 @@ class CsmClient:
             body=encode_body({"organizationNames": names}),
             kind="lookups",
         )
-        results = (
-            answer.get("results", answer.get("values", [])) if isinstance(answer, dict) else answer
-        )
-        return [r for r in results or [] if isinstance(r, Mapping) and r.get("id")]
+        return [r for r in _results(answer) if r.get("id")]
+
+    def find_customer_ids(self, emails: list[str]) -> dict[str, str]:
+        """CSM customer ids by case-folded email, for those CSM knows (<= 25 emails).
+
+        The reference documents no look-up by email. ``customer/profile/fetch`` is tried with
+        ``{"emails": [...]}`` (unknown whether CSM takes it; a refusal is remembered), and
+        what it does not find is looked up with Jira's user search, which a live app uses
+        for this (csm-api.md §4). Both readings are in docs/csm-api-choices.md.
+        """
+        wanted = {e.casefold(): e for e in emails}
+        found: dict[str, str] = {}
+        if self._fetch_by_email is not False:
+            try:
+                answer = self.request(
+                    "POST",
+                    "customer/profile/fetch",
+                    body=encode_body({"emails": list(wanted.values())}),
+                    kind="lookups",
+                )
+                self._fetch_by_email = True
+            except RequestRejected as exc:
+                self._fetch_by_email = False
+                self.logger.info(
+                    "CSM does not fetch profiles by email (%s): using Jira's user search.",
+                    exc.status,
+                )
+            else:
+                for item in _results(answer):
+                    email = str(item.get("email") or item.get("emailAddress") or "").casefold()
+                    csm_id = item.get("id") or item.get("customerId") or item.get("accountId")
+                    if email in wanted and csm_id:
+                        found[email] = str(csm_id)
+        for key, email in wanted.items():
+            if key in found:
+                continue
+            answer = self.request(
+                "GET",
+                f"user/search?query={quote(email)}&maxResults=10",
+                root=self.jira_root,
+                kind="lookups",
+            )
+            for user in _results(answer):
+                if str(user.get("emailAddress") or "").casefold() == key and user.get("accountId"):
+                    found[key] = str(user["accountId"])
+                    break
+        return found
+
+
+def _results(answer: Any) -> list[Mapping[str, Any]]:
+    """The items of a list answer, in the shapes the APIs use (a list, results, values)."""
+    if isinstance(answer, Mapping):
+        answer = answer.get("results", answer.get("values", []))
+    return [item for item in answer or [] if isinstance(item, Mapping)]

@@ -6,13 +6,21 @@ and replay just those records. Warnings (a record that landed without something,
 association to an organization that never appeared) go to the same file with
 ``"severity": "warning"``. The file is created owner-only and only when there is a line to
 write.
+
+Lines are appended as records fail (a crash loses none), and :meth:`DeadLetters.compact`
+then keeps *one current entry per record*: the latest error and the latest warning of each
+record (by entity and identity, else stream and source id), dropping those of records that
+have landed since. A record dead-lettered in every incremental run is one line, not one per
+run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -54,11 +62,13 @@ class DeadLetters:
         task_id: str | None = None,
         line: int | None = None,
         severity: str = "error",
+        category: str | None = None,
     ) -> None:
-        """Append one line."""
+        """Append one line (``category``: failed, or rejected for records that can never load)."""
         entry = {
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
             "severity": severity,
+            "category": category or ("failed" if severity == "error" else "warning"),
             "stream": stream,
             "source_id": source_id,
             "entity": entity,
@@ -68,9 +78,7 @@ class DeadLetters:
             "line": line,
             "record": record,
         }
-        text = json.dumps(entry, default=_default, ensure_ascii=False)
-        for char in LINE_BREAKS:  # legal in JSON strings, but line breaks to splitlines()
-            text = text.replace(char, f"\\u{ord(char):04x}")
+        text = _line(entry)
         with self._lock:
             if severity == "error":
                 self.errors += 1
@@ -83,9 +91,66 @@ class DeadLetters:
             self._file.write(text + "\n")
             self._file.flush()
 
+    def compact(self, landed: Callable[[dict[str, Any]], bool]) -> int:
+        """Keep one current entry per record (see module docstring); return lines kept.
+
+        ``landed(entry)`` says whether the entry's record has been confirmed since.
+        """
+        with self._lock:
+            if not self.enabled or not self.path.exists():
+                return 0
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+            latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+            for number, raw in enumerate(self.path.read_text(encoding="utf-8").splitlines()):
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    entry = {"severity": "error", "reason": "unreadable line", "record": raw}
+                if not isinstance(entry, dict):
+                    continue
+                latest.pop(record_key(entry, number), None)  # re-insert: keep file order
+                latest[record_key(entry, number)] = entry
+            kept = [e for e in latest.values() if not (e.get("identity") and landed(e))]
+            temporary = self.path.with_name(self.path.name + ".compacting")
+            fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.writelines(_line(e) + "\n" for e in kept)
+            os.replace(temporary, self.path)
+            return len(kept)
+
     def close(self) -> None:
         """Close the file if it was opened."""
         with self._lock:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def _line(entry: dict[str, Any]) -> str:
+    text = json.dumps(entry, default=_default, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: keep it as a JSON escape
+        text = json.dumps(entry, default=_default, ensure_ascii=True)
+    for char in LINE_BREAKS:  # legal in JSON strings, but line breaks to splitlines()
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+def record_key(entry: dict[str, Any], number: int) -> tuple[Any, ...]:
+    """Which record an entry is about: entity and identity, else stream and source id."""
+    severity = entry.get("severity") or "error"
+    identity = entry.get("identity")
+    if identity:
+        return (severity, entry.get("entity"), str(identity).casefold())
+    if entry.get("source_id") is not None:
+        return (severity, entry.get("stream"), str(entry["source_id"]))
+    if entry.get("record") is not None:  # the same unreadable input, run after run
+        return (
+            severity,
+            entry.get("stream"),
+            json.dumps(entry["record"], sort_keys=True, default=str),
+        )
+    return (severity, "line", number)

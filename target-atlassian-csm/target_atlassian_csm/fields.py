@@ -69,6 +69,8 @@ class FieldDef:
         """Turn a source value into this field's values ([] means: nothing to send)."""
         if value is None or (not value and isinstance(value, str | list | dict)):
             return []
+        if isinstance(value, str) and value[:1] == "[" and python_list_text(value) == []:
+            return []  # the text of an empty list ("[]", singer-io tap-zendesk) is no value
         formatter = _FORMATTERS.get(self.type, _format_text)
         return formatter(self, value)
 
@@ -123,6 +125,11 @@ class FieldCatalog:
 
 
 # ----------------------------------------------------------------------------- formatters
+def scalar_text(value: Any) -> str:
+    """One value as text: numbers without a spurious ``.0`` (ids typed as JSON numbers)."""
+    return _scalar_text(value)
+
+
 def _scalar_text(value: Any) -> str:
     if type(value) is str:  # the common case first: most values arrive as text
         return value

@@ -1,11 +1,22 @@
 """The ledger: a local SQLite record of what this target has asked CSM to do.
 
 For every customer and organization it keeps the source id, the CSM id where one is known,
-the hash of what was last sent, the task that carried it and its status. That lets a resync
-skip records whose payload has not changed, lets a restarted run find tasks still in flight
-and poll them instead of resubmitting, and backs reconciliation. One ledger belongs to one
-CSM site: opening it for another site is refused, so "unchanged" never means "unchanged
-somewhere else".
+what was last sent (its semantic form and hash) and what CSM last confirmed, the submission
+that carried it and its status. That lets a resync skip records whose payload has not
+changed, tells which fields CSM holds so that a field emptied in the source is cleared, and
+backs reconciliation and rollback (the run that created each record).
+
+**Submissions.** Every bulk request is a *submission*, named by its own Idempotency-Key (a
+random id, never derived from the body). The submission, its body and its records are written
+here *before* the request goes out; its task id once CSM answers; its end when the task ends.
+A run that dies anywhere in between leaves a submission that is not ended: the next run
+settles it first (replays the key with the same body, which yields the same task, or polls
+the task it knows) before anything newer for the same records is sent. Bodies are dropped
+once a submission has ended, so the file does not grow with the load.
+
+One ledger belongs to one CSM site, keyed by its cloud id (not by the URL spelling, which a
+proxy or a trailing slash changes): opening it for another site is refused in one line, so
+"unchanged" never means "unchanged somewhere else".
 """
 
 from __future__ import annotations
@@ -36,26 +47,37 @@ CREATE TABLE IF NOT EXISTS records (
     run_id TEXT,
     reason TEXT,
     updated_at REAL NOT NULL,
+    submission TEXT,
+    confirmed_payload TEXT,
+    created_run TEXT,
     PRIMARY KEY (entity, key)
 );
 CREATE INDEX IF NOT EXISTS records_by_source ON records (entity, stream, source_id);
-CREATE INDEX IF NOT EXISTS records_by_task ON records (task_id);
-CREATE TABLE IF NOT EXISTS tasks (
-    task_id TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS submissions (
+    key TEXT PRIMARY KEY,
     entity TEXT NOT NULL,
+    phase TEXT NOT NULL,
     endpoint TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    items INTEGER NOT NULL,
+    body BLOB,
+    items TEXT NOT NULL,
+    task_id TEXT,
     status TEXT NOT NULL,
-    submitted_at REAL NOT NULL,
-    finished_at REAL,
-    run_id TEXT
+    run_id TEXT,
+    created_at REAL NOT NULL,
+    ended_at REAL
 );
+CREATE INDEX IF NOT EXISTS submissions_open ON submissions (status);
 CREATE TABLE IF NOT EXISTS organization_ids (
     name_key TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     csm_id TEXT NOT NULL,
     updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deferred_associations (
+    customer_key TEXT NOT NULL,
+    org_token TEXT NOT NULL,
+    run_id TEXT,
+    PRIMARY KEY (customer_key, org_token)
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -65,9 +87,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+#: Columns added since the first layout, with their type: ``ALTER TABLE`` adds them to old files.
+ADDED_COLUMNS = {"submission": "TEXT", "confirmed_payload": "TEXT", "created_run": "TEXT"}
+
 SUBMITTED = "submitted"
 CONFIRMED = "confirmed"
 FAILED = "failed"
+#: Submission states: written before the request; CSM answered with a task; the task ended.
+PREPARED, SENT, ENDED = "prepared", "sent", "ended"
 
 
 class LedgerSiteMismatch(RuntimeError):
@@ -82,23 +109,44 @@ class LedgerRow:
     payload: str | None
     status: str
     run_id: str | None
-    task_id: str | None
+    submission: str | None
     stream: str | None
     source_id: str | None
+    confirmed_payload: str | None = None
+    csm_id: str | None = None
+    updated_at: float | None = None
 
     def semantic(self) -> dict[str, Any] | None:
-        """The stored semantic payload."""
+        """The last semantic payload sent."""
         return json.loads(self.payload) if self.payload else None
+
+    def held_fields(self) -> set[str]:
+        """Detail fields CSM may hold a value for: in what was confirmed or last sent."""
+        out: set[str] = set()
+        for text in (self.payload, self.confirmed_payload):
+            if text:
+                out.update((json.loads(text).get("details") or {}).keys())
+        return out
 
 
 @dataclass(frozen=True)
-class PendingTask:
-    """A task submitted by an earlier run and not known to have ended."""
+class OpenSubmission:
+    """A submission an earlier run did not see end (see module docstring)."""
 
-    task_id: str
+    key: str
     entity: str
+    phase: str
     endpoint: str
-    items: dict[str, str]  # key -> payload hash
+    body: bytes | None
+    keys: list[str]  # the records' keys, in the order of the body's items
+    task_id: str | None
+    rows: dict[str, LedgerRow]
+
+
+_ROW_COLUMNS = (
+    "payload_hash, payload, status, run_id, submission, stream, source_id, confirmed_payload, "
+    "csm_id, updated_at"
+)
 
 
 class Ledger:
@@ -123,6 +171,7 @@ class Ledger:
             self.path = Path(path)
         self._db = connection
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._check_site(site)
         self._db.execute(
             "INSERT OR REPLACE INTO runs (run_id, started_at) VALUES (?, ?)", (run_id, time.time())
@@ -139,27 +188,79 @@ class Ledger:
             disk.close()
         return cls(source, site=site, run_id=run_id, connection=memory)
 
+    def _migrate(self) -> None:
+        """Bring a ledger written by an earlier version up to this layout."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE records ADD COLUMN {column} {kind}")
+        old_tasks = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tasks'"
+        ).fetchone()
+        if old_tasks:
+            # Tasks of the first layout still in flight become submissions that can be polled
+            # (their body was not kept: they cannot be replayed, only followed).
+            for task_id, entity, endpoint, key, submitted_at, run_id in self._db.execute(
+                "SELECT task_id, entity, endpoint, idempotency_key, submitted_at, run_id "
+                "FROM tasks WHERE status = ?",
+                (SUBMITTED,),
+            ).fetchall():
+                keys = [
+                    r[0]
+                    for r in self._db.execute(
+                        "SELECT key FROM records WHERE task_id = ? AND status = ?",
+                        (task_id, SUBMITTED),
+                    )
+                ]
+                self._db.execute(
+                    "INSERT OR IGNORE INTO submissions (key, entity, phase, endpoint, items, "
+                    "task_id, status, run_id, created_at) "
+                    "VALUES (?, ?, 'upsert', ?, ?, ?, ?, ?, ?)",
+                    (key, entity, endpoint, json.dumps(keys), task_id, SENT, run_id, submitted_at),
+                )
+                self._db.execute(
+                    "UPDATE records SET submission = ? WHERE task_id = ? AND status = ?",
+                    (key, task_id, SUBMITTED),
+                )
+            self._db.execute("DROP TABLE tasks")
+
     def _check_site(self, site: str) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'site'").fetchone()
         if row is None:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('site', ?)", (site,))
-        elif row[0] != site:
+            return
+        stored = row[0]
+        if "|" in stored and stored.rsplit("|", 1)[1] == site:
+            # The first layout keyed the site on "<base_url>|<cloud id>": keep the cloud id.
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'site'", (site,))
+        elif stored != site:
+            shown = stored.rsplit("|", 1)[-1]
             msg = (
-                f"ledger {self.path} belongs to CSM site {row[0]!r}, not {site!r}: "
-                "use another `ledger_path` for this site"
+                f"The ledger {self.path} belongs to CSM site (cloud id) {shown!r}, not {site!r}: "
+                "set ledger_path to another file for this site."
             )
             raise LedgerSiteMismatch(msg)
 
     # ------------------------------------------------------------------------ reads
     def get(self, entity: str, key: str) -> LedgerRow | None:
         """The row for one customer (key: email) or organization (key: name), case-folded."""
+        return self.rows(entity, [key]).get(key)
+
+    def rows(self, entity: str, keys: Iterable[str]) -> dict[str, LedgerRow]:
+        """The rows of many keys of one entity (one query per 500 keys)."""
+        wanted = list(dict.fromkeys(keys))
+        out: dict[str, LedgerRow] = {}
         with self._lock:
-            row = self._db.execute(
-                "SELECT payload_hash, payload, status, run_id, task_id, stream, source_id "
-                "FROM records WHERE entity = ? AND key = ?",
-                (entity, key),
-            ).fetchone()
-        return LedgerRow(*row) if row else None
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT key, {_ROW_COLUMNS} FROM records "  # noqa: S608 (placeholders only)
+                    f"WHERE entity = ? AND key IN ({marks})",
+                    (entity, *chunk),
+                ):
+                    out[row[0]] = LedgerRow(*row[1:])
+        return out
 
     def key_for_source(self, entity: str, stream: str, source_id: str) -> str | None:
         """The key of the record a source stream's id was loaded as."""
@@ -179,22 +280,30 @@ class Ledger:
             ).fetchone()
         return row[0] if row else None
 
-    def pending_tasks(self) -> list[PendingTask]:
-        """Tasks an earlier run submitted and did not see end."""
+    def open_submissions(self) -> list[OpenSubmission]:
+        """Submissions an earlier run did not see end, oldest first."""
         with self._lock:
-            tasks = self._db.execute(
-                "SELECT task_id, entity, endpoint FROM tasks WHERE status = ?", (SUBMITTED,)
+            found = self._db.execute(
+                "SELECT key, entity, phase, endpoint, body, items, task_id FROM submissions "
+                "WHERE status != ? ORDER BY created_at",
+                (ENDED,),
             ).fetchall()
-            out = []
-            for task_id, entity, endpoint in tasks:
-                items = dict(
-                    self._db.execute(
-                        "SELECT key, payload_hash FROM records WHERE task_id = ? AND status = ?",
-                        (task_id, SUBMITTED),
-                    ).fetchall()
-                )
-                out.append(PendingTask(task_id, entity, endpoint, items))
+        out = []
+        for key, entity, phase, endpoint, body, items, task_id in found:
+            keys = json.loads(items)
+            rows = self.rows(entity, keys)
+            out.append(OpenSubmission(key, entity, phase, endpoint, body, keys, task_id, rows))
         return out
+
+    def deferred_associations(self) -> list[tuple[str, str]]:
+        """(customer key, organization token) pairs waiting for their organization."""
+        with self._lock:
+            return [
+                (r[0], r[1])
+                for r in self._db.execute(
+                    "SELECT customer_key, org_token FROM deferred_associations"
+                )
+            ]
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Rows per entity and status (for reports and tests)."""
@@ -219,108 +328,181 @@ class Ledger:
                 raise
             self._db.execute("COMMIT")
 
-    def mark_submitted(
+    def prepare(
         self,
         *,
-        task_id: str,
+        key: str,
         entity: str,
+        phase: str,
         endpoint: str,
-        idempotency_key: str,
+        body: bytes,
         ops: Sequence[Any],
     ) -> None:
-        """Record a task and the records it carries, before its outcome is known."""
+        """Record a submission and its records before the request goes out."""
         now = time.time()
         statements: list[tuple[str, Sequence[Any]]] = [
             (
-                "INSERT OR REPLACE INTO tasks (task_id, entity, endpoint, idempotency_key, items, "
-                "status, submitted_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (task_id, entity, endpoint, idempotency_key, len(ops), SUBMITTED, now, self.run_id),
+                "INSERT INTO submissions (key, entity, phase, endpoint, body, items, status, "
+                "run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    entity,
+                    phase,
+                    endpoint,
+                    body,
+                    json.dumps([op.key for op in ops]),
+                    PREPARED,
+                    self.run_id,
+                    now,
+                ),
             )
         ]
-        for op in ops:
-            statements.append(self._upsert(op, SUBMITTED, task_id, None, now))
+        statements += [
+            (
+                "INSERT INTO records (entity, key, stream, source_id, payload_hash, payload, "
+                "status, run_id, updated_at, submission) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (entity, key) DO UPDATE SET stream = excluded.stream, "
+                "source_id = COALESCE(excluded.source_id, records.source_id), "
+                "payload_hash = excluded.payload_hash, payload = excluded.payload, "
+                "status = excluded.status, run_id = excluded.run_id, reason = NULL, "
+                "updated_at = excluded.updated_at, submission = excluded.submission",
+                (
+                    op.entity,
+                    op.key,
+                    op.stream,
+                    op.source_id,
+                    op.payload_hash,
+                    op.semantic_text,
+                    SUBMITTED,
+                    self.run_id,
+                    now,
+                    key,
+                ),
+            )
+            for op in ops
+        ]
         self._write(statements)
 
-    def _upsert(
-        self, op: Any, status: str, task_id: str | None, reason: str | None, now: float
-    ) -> tuple[str, Sequence[Any]]:
-        semantic = op.semantic_text
-        return (
-            "INSERT INTO records (entity, key, stream, source_id, payload_hash, payload, status, "
-            "task_id, run_id, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (entity, key) DO UPDATE SET stream = excluded.stream, "
-            "source_id = COALESCE(excluded.source_id, records.source_id), "
-            "payload_hash = excluded.payload_hash, payload = excluded.payload, "
-            "status = excluded.status, task_id = excluded.task_id, run_id = excluded.run_id, "
-            "reason = excluded.reason, updated_at = excluded.updated_at",
-            (
-                op.entity,
-                op.key,
-                op.stream,
-                op.source_id,
-                op.payload_hash,
-                semantic,
-                status,
-                task_id,
-                self.run_id,
-                reason,
-                now,
-            ),
+    def rekeyed(self, old: str, new: str) -> None:
+        """The submission goes out under a new key (the old one created no task)."""
+        self._write(
+            [
+                ("UPDATE submissions SET key = ? WHERE key = ?", (new, old)),
+                ("UPDATE records SET submission = ? WHERE submission = ?", (new, old)),
+            ]
         )
 
-    def mark_outcome(
-        self,
-        *,
-        task_id: str | None,
-        task_status: str | None,
-        confirmed: Sequence[Any],
-        failed: Sequence[tuple[Any, str]],
-    ) -> None:
-        """Record what became of a task's records."""
-        now = time.time()
-        statements: list[tuple[str, Sequence[Any]]]
-        if task_id is not None:
-            # mark_submitted wrote these rows with their payload: only the outcome changes.
-            statements = [
+    def submitted(self, key: str, task_id: str) -> None:
+        """CSM answered the submission with a task."""
+        self._write(
+            [
                 (
-                    "UPDATE records SET status = ?, run_id = ?, reason = NULL, updated_at = ? "
-                    "WHERE entity = ? AND key = ? AND task_id = ?",
-                    (CONFIRMED, self.run_id, now, op.entity, op.key, task_id),
+                    "UPDATE submissions SET task_id = ?, status = ? WHERE key = ?",
+                    (task_id, SENT, key),
                 )
-                for op in confirmed
             ]
-        else:
-            statements = [self._upsert(op, CONFIRMED, task_id, None, now) for op in confirmed]
-        statements += [self._upsert(op, FAILED, task_id, reason, now) for op, reason in failed]
-        if task_id is not None and task_status is not None:
+        )
+
+    def settle(
+        self,
+        key: str | None,
+        *,
+        confirmed: Sequence[Any] = (),
+        failed: Sequence[tuple[Any, str]] = (),
+        ended: bool = False,
+    ) -> None:
+        """Record the outcome of records (of submission ``key``, or settled without one).
+
+        Confirmed records keep what was sent as what CSM holds. With ``ended`` the submission
+        is over: its records that are neither confirmed nor failed here go out again in
+        another submission.
+        """
+        now = time.time()
+        statements: list[tuple[str, Sequence[Any]]] = []
+        for op in confirmed:
             statements.append(
                 (
-                    "UPDATE tasks SET status = ?, finished_at = ? WHERE task_id = ?",
-                    (task_status, now, task_id),
+                    "INSERT INTO records (entity, key, stream, source_id, payload_hash, payload, "
+                    "status, run_id, updated_at, confirmed_payload, created_run) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (entity, key) DO UPDATE SET stream = excluded.stream, "
+                    "source_id = COALESCE(excluded.source_id, records.source_id), "
+                    "payload_hash = excluded.payload_hash, payload = excluded.payload, "
+                    "status = excluded.status, run_id = excluded.run_id, reason = NULL, "
+                    "updated_at = excluded.updated_at, submission = NULL, "
+                    "confirmed_payload = excluded.payload, "
+                    "created_run = COALESCE(records.created_run, excluded.created_run)",
+                    (
+                        op.entity,
+                        op.key,
+                        op.stream,
+                        op.source_id,
+                        op.payload_hash,
+                        op.semantic_text,
+                        CONFIRMED,
+                        self.run_id,
+                        now,
+                        op.semantic_text,
+                        self.run_id,
+                    ),
+                )
+            )
+        for op, reason in failed:
+            statements.append(
+                (
+                    "INSERT INTO records (entity, key, stream, source_id, payload_hash, payload, "
+                    "status, run_id, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (entity, key) DO UPDATE SET stream = excluded.stream, "
+                    "source_id = COALESCE(excluded.source_id, records.source_id), "
+                    "payload_hash = excluded.payload_hash, payload = excluded.payload, "
+                    "status = excluded.status, run_id = excluded.run_id, "
+                    "reason = excluded.reason, updated_at = excluded.updated_at, "
+                    "submission = NULL",
+                    (
+                        op.entity,
+                        op.key,
+                        op.stream,
+                        op.source_id,
+                        op.payload_hash,
+                        op.semantic_text,
+                        FAILED,
+                        self.run_id,
+                        reason,
+                        now,
+                    ),
+                )
+            )
+        if key is not None and ended:
+            statements.append(
+                (
+                    "UPDATE submissions SET status = ?, ended_at = ?, body = NULL WHERE key = ?",
+                    (ENDED, now, key),
                 )
             )
         self._write(statements)
 
-    def set_status(self, entity: str, key: str, status: str, reason: str | None = None) -> None:
-        """Change one record's status (records of a task an earlier run left in flight)."""
+    def end_submission(self, key: str) -> None:
+        """The submission is over (its records were settled or resubmitted elsewhere)."""
         self._write(
             [
                 (
-                    "UPDATE records SET status = ?, reason = ?, updated_at = ? "
-                    "WHERE entity = ? AND key = ?",
-                    (status, reason, time.time(), entity, key),
+                    "UPDATE submissions SET status = ?, ended_at = ?, body = NULL WHERE key = ?",
+                    (ENDED, time.time(), key),
                 )
             ]
         )
 
-    def close_task(self, task_id: str, status: str) -> None:
-        """Mark a task ended without touching its records (they were resubmitted)."""
+    def mark_unknown(self, entity: str, keys: Iterable[str], reason: str) -> None:
+        """Records whose outcome cannot be known: resent when they are read again."""
+        now = time.time()
         self._write(
             [
                 (
-                    "UPDATE tasks SET status = ?, finished_at = ? WHERE task_id = ?",
-                    (status, time.time(), task_id),
+                    "UPDATE records SET status = ?, reason = ?, updated_at = ?, submission = NULL "
+                    "WHERE entity = ? AND key = ?",
+                    (FAILED, reason, now, entity, key),
                 )
+                for key in keys
             ]
         )
 
@@ -335,6 +517,55 @@ class Ledger:
                     (name.casefold(), name, str(csm_id), now),
                 )
                 for name, csm_id in found
+            ]
+        )
+
+    def forget_organization_id(self, csm_id: str) -> list[str]:
+        """CSM no longer knows this id: drop it; return the names it stood for."""
+        with self._lock:
+            names = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT name_key FROM organization_ids WHERE csm_id = ?", (csm_id,)
+                )
+            ]
+        self._write([("DELETE FROM organization_ids WHERE csm_id = ?", (csm_id,))])
+        return names
+
+    def set_customer_ids(self, found: Iterable[tuple[str, str]]) -> None:
+        """Remember CSM customer ids by case-folded email."""
+        self._write(
+            [
+                (
+                    "UPDATE records SET csm_id = ? WHERE entity = 'customer' AND key = ?",
+                    (csm_id, key),
+                )
+                for key, csm_id in found
+            ]
+        )
+
+    def defer_associations(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """A customer was loaded without an organization nobody has described yet."""
+        self._write(
+            [
+                (
+                    "INSERT OR IGNORE INTO deferred_associations (customer_key, org_token, "
+                    "run_id) VALUES (?, ?, ?)",
+                    (customer, token, self.run_id),
+                )
+                for customer, token in pairs
+            ]
+        )
+
+    def drop_deferred(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Deferred associations that have been sent (or given up)."""
+        self._write(
+            [
+                (
+                    "DELETE FROM deferred_associations WHERE customer_key = ? AND org_token = ?",
+                    pair,
+                )
+                for pair in pairs
             ]
         )
 

@@ -18,6 +18,9 @@ DETAILS_BULK_MAX_OPERATIONS = 1000
 DETAILS_BULK_MAX_ENTITIES = 100
 #: POST organization/fetch: "up to 50 organizations, fetched by organization id or name" (§4).
 ORGANIZATION_FETCH_MAX = 50
+#: POST customer/profile/fetch and organization/profile/fetch: "up to 25" profiles (§4).
+CUSTOMER_FETCH_MAX = 25
+PROFILE_FETCH_MAX = 25
 #: At most 50 detail fields per entity (§5, [REF S10, S11]).
 MAX_DETAIL_FIELDS = 50
 #: At most 50 options per SELECT / MULTISELECT (§5, [SUPPORT S20]).

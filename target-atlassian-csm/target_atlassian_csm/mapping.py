@@ -20,13 +20,17 @@ from target_atlassian_csm.fields import (
     FieldDef,
     InvalidValue,
     python_list_text,
+    scalar_text,
 )
 from target_atlassian_csm.limits import MAX_DETAIL_FIELDS
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION, Operation, OrgRef
 from target_atlassian_csm.paths import Getter, compile_alternatives, compile_path
 
 IGNORE = "ignore"
-ENTITIES = (CUSTOMER, ORGANIZATION, IGNORE)
+#: A stream whose records link customers to organizations (singer-io tap-hubspot's
+#: ``contacts_by_company``): no entity of its own, it adds organizations to customers.
+ASSOCIATION_ENTITY = "association"
+ENTITIES = (CUSTOMER, ORGANIZATION, ASSOCIATION_ENTITY, IGNORE)
 #: Kustomer's custom-attribute type suffixes (kustomer-api.md §7): ``tierStr`` → ``tier``.
 #: Kustomer's custom-attribute type suffixes: ``tierStr`` as sent by the API, ``tier_str`` after
 #: the singer-io tap's snake_case conversion.
@@ -127,6 +131,13 @@ class MappingError(ValueError):
     """The record cannot become a CSM operation; the message says why."""
 
 
+class Unloadable(MappingError):
+    """The record can never load as it is (no email, invalid email, no name).
+
+    A property of the source: reported, but not a failure of the run.
+    """
+
+
 @dataclass
 class Skip:
     """The rule says this record is not to be loaded (e.g. archived); not a failure."""
@@ -146,6 +157,8 @@ class StreamRule:
     organization_name: Expr = None
     organization_id: Expr = None
     organization_stream: str | None = None
+    customer_id: Expr = None
+    customer_stream: str | None = None
     details: dict[str, str] = field(default_factory=dict)
     details_auto: bool = True
     details_from: list[str] = field(default_factory=lambda: [""])
@@ -176,6 +189,17 @@ class StreamRule:
         if rule.organization_id and not rule.organization_stream:
             msg = f"mapping.{stream}: `organization_id` needs `organization_stream`"
             raise ValueError(msg)
+        if rule.entity == ASSOCIATION_ENTITY and not (
+            rule.customer_id
+            and rule.customer_stream
+            and (rule.organization_name or rule.organization_id)
+        ):
+            msg = (
+                f"mapping.{stream}: an association stream needs `customer_id` and "
+                "`customer_stream` (the customer's source id and its stream) and "
+                "`organization_id` (with `organization_stream`) or `organization_name`"
+            )
+            raise ValueError(msg)
         for path, expected in rule.skip_when.items():
             try:
                 _skip_test(path, expected)
@@ -195,6 +219,7 @@ class StreamRule:
                     self.source_id,
                     self.organization_id,
                     self.organization_name,
+                    self.customer_id,
                 )
             ),
             *(_paths_in(e) for e in self.details.values()),
@@ -248,10 +273,12 @@ class StreamMapper:
         self._source_id = compile_alternatives(rule.source_id)
         self._org_names = compile_alternatives(rule.organization_name)
         self._org_ids = compile_alternatives(rule.organization_id)
+        self._customer_id = compile_alternatives(rule.customer_id)
         self._skips = [(compile_path(p), *_skip_test(p, v)) for p, v in rule.skip_when.items()]
         self.details: list[tuple[FieldDef, Getter]] = []
         self.unknown_fields: list[str] = []
-        self._compile_details(schema, catalog, bindings)
+        if rule.entity != ASSOCIATION_ENTITY:
+            self._compile_details(schema, catalog, bindings)
 
     def _compile_details(
         self, schema: Mapping[str, Any], catalog: FieldCatalog, bindings: Sequence[Binding]
@@ -317,19 +344,19 @@ class StreamMapper:
         for getter, matches, reason in self._skips:
             if matches(getter(record)):
                 return Skip(reason)
-        identity = self._identity(record) if self._identity else None
-        identity = str(identity).strip() if identity not in (None, "") else ""
+        identity = self.identity_of(record) or ""
         if self.entity == CUSTOMER:
             if not identity:
                 msg = "no email: CSM creates customers only with an email"
-                raise MappingError(msg)
+                raise Unloadable(msg)
             if not EMAIL_RE.match(identity):
                 msg = f"invalid email {identity!r}"
-                raise MappingError(msg)
+                raise Unloadable(msg)
         elif not identity:
             msg = "no organization name: CSM creates organizations only with a name"
-            raise MappingError(msg)
+            raise Unloadable(msg)
         details: dict[str, list[str]] = {}
+        cleared: set[str] = set()
         problems: list[str] = []
         for definition, getter in self.details:
             try:
@@ -337,29 +364,52 @@ class StreamMapper:
             except InvalidValue as exc:
                 problems.append(str(exc))
                 continue
+            values = [v for v in values if v != ""]
             if values:
                 details[definition.name] = values
+            else:
+                cleared.add(definition.name)
         if len(details) > MAX_DETAIL_FIELDS:
             msg = f"{len(details)} detail fields (CSM allows {MAX_DETAIL_FIELDS} per entity)"
             raise MappingError(msg)
         if problems and not self.drop_invalid_details:
             raise MappingError("; ".join(problems))
-        source_id = self._source_id(record) if self._source_id else None
         display = self._display(record) if self._display else None
         return Operation(
             entity=self.entity,
             identity=identity,
             stream=self.stream,
-            source_id=str(source_id) if source_id not in (None, "") else None,
+            source_id=self.source_id_of(record),
             display_name=str(display).strip() or None if display not in (None, "") else None,
             details=details,
             org_refs=self._refs(record),
             record=record,
+            cleared=frozenset(cleared),
             warnings=problems,
         )
 
+    def identity_of(self, record: dict[str, Any]) -> str | None:
+        """The email or name the record names, as text (None when it names none)."""
+        if self._identity is None:
+            return None
+        value = self._identity(record)
+        return str(value).strip() or None if value not in (None, "") else None
+
+    def source_id_of(self, record: dict[str, Any]) -> str | None:
+        """The record's id in its source, as text (numbers without ``.0``)."""
+        value = self._source_id(record) if self._source_id else None
+        return scalar_text(value) if value not in (None, "") else None
+
+    def association(self, record: dict[str, Any]) -> tuple[str, OrgRef] | None:
+        """An association record's (customer source id, organization reference), if whole."""
+        customer = self._customer_id(record) if self._customer_id else None
+        refs = self._refs(record)
+        if customer in (None, "") or not refs:
+            return None
+        return scalar_text(customer), refs[0]
+
     def _refs(self, record: dict[str, Any]) -> tuple[OrgRef, ...]:
-        if self.entity != CUSTOMER:
+        if self.entity not in (CUSTOMER, ASSOCIATION_ENTITY):
             return ()
         refs: list[OrgRef] = []
         for getter, kind in ((self._org_ids, "source"), (self._org_names, "name")):
@@ -371,7 +421,7 @@ class StreamMapper:
                 if item in (None, ""):
                     continue
                 stream = self.rule.organization_stream if kind == "source" else None
-                ref = OrgRef(kind, str(item).strip(), stream)
+                ref = OrgRef(kind, scalar_text(item).strip(), stream)
                 if ref not in refs:
                     refs.append(ref)
         return tuple(refs)

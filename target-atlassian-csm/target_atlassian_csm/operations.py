@@ -1,11 +1,15 @@
 """One record, mapped: what the target will ask CSM to do for it.
 
-An :class:`Operation` is entity-neutral (customer or organization) and carries what the
-pipeline needs besides the payload: the identity key used to dedupe and to match task
-failures, the record's sequence numbers for the STATE barrier, and the original record for
-the dead-letter file. Its *semantic* form (organization references as names or source ids,
-not CSM ids) is what is hashed for the ledger, so a resync can tell "unchanged" before any
-organization id is resolved.
+An :class:`Operation` is entity-neutral (customer or organization) and is *data only*: the
+identity used to dedupe and to match task failures, the values, the references to
+organizations, the record's sequence numbers for the STATE barrier, and the original record
+for the dead-letter file. Where it is on its way to CSM is the pipeline's business
+(:mod:`.flow`), not the operation's.
+
+Its *semantic* form (organization references as names or source ids, not CSM ids) is what is
+hashed for the ledger, so a resync can tell "unchanged" before any organization id is
+resolved. ``cleared`` names the mapped fields that had no value in the record: when the
+ledger says CSM holds a value for one of them, the pipeline clears it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,13 @@ from typing import Any
 
 CUSTOMER = "customer"
 ORGANIZATION = "organization"
+
+#: What produced an operation: a record of a mapped stream; a record of an association stream
+#: (adds organizations to a customer described elsewhere); an association an earlier record
+#: could not make because its organization was not known yet (sent even though the ledger
+#: already has the reference); or a customer's reference to an organization no record
+#: describes (created by name).
+RECORD, ASSOCIATION, DEFERRED, REFERENCED = "record", "association", "deferred", "referenced"
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,12 +77,10 @@ class Operation:
     org_refs: tuple[OrgRef, ...] = ()
     record: dict[str, Any] | None = None
     seqs: list[int] = field(default_factory=list)
-    synthetic: bool = False  # an organization made only because a customer named it
-    known: bool = False  # the ledger had this key before (an update, not a creation)
-    org_ids: list[str] = field(default_factory=list)
+    origin: str = RECORD
+    cleared: frozenset[str] = frozenset()  # mapped fields with no value in the record
+    line: int | None = None  # input line of the (last) record
     warnings: list[str] = field(default_factory=list)
-    failed_attempts: int = 0
-    recheck: bool = False  # merged with a duplicate: compare with the ledger again
     _hash: str | None = field(default=None, repr=False)
     _semantic_text: str | None = field(default=None, repr=False)
     #: Identity for dedupe and ledger: the case-folded email or organization name. Set once:
@@ -80,6 +89,11 @@ class Operation:
 
     def __post_init__(self) -> None:
         self.key = self.identity.casefold()
+
+    @property
+    def synthetic(self) -> bool:
+        """Made by the target, not read from a record of a mapped stream."""
+        return self.origin == REFERENCED
 
     def semantic(self) -> dict[str, Any]:
         """What the record asks for, independent of CSM ids (hashed and stored in the ledger)."""
@@ -106,8 +120,8 @@ class Operation:
             self._hash = hashlib.sha256(self.semantic_text.encode()).hexdigest()
         return self._hash
 
-    def payload(self) -> dict[str, Any]:
-        """The CSM profile-bulk payload (org ids must be resolved first)."""
+    def payload(self, org_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """The CSM profile-bulk payload, with the organizations' resolved CSM ids."""
         details = [{"name": k, "values": self.details[k]} for k in sorted(self.details)]
         if self.entity == ORGANIZATION:
             body: dict[str, Any] = {"name": self.identity}
@@ -119,33 +133,64 @@ class Operation:
             body["displayName"] = self.display_name
         if details:
             body["details"] = details
-        if self.org_ids:
-            body["associateOrganizations"] = {"organizationIds": list(self.org_ids)}
+        if org_ids:
+            body["associateOrganizations"] = {"organizationIds": list(org_ids)}
         return body
 
+    def same_record(self, other: Operation) -> bool:
+        """Both come from the same source record (a later copy replaces an earlier one)."""
+        return (
+            self.origin == other.origin == RECORD
+            and self.source_id is not None
+            and self.source_id == other.source_id
+            and self.stream == other.stream
+        )
+
     def merged_with(self, newer: Operation) -> Operation:
-        """This operation updated by a later record with the same key (later values win)."""
+        """This operation updated by a later one with the same key.
+
+        A later copy of the *same* source record is the record's newer state: its values
+        replace the older ones, and what it leaves empty is cleared. Records of *different*
+        source records sharing an email or name (duplicates) are combined: later values win
+        field by field, and a field one of them leaves empty keeps the other's value.
+        Organization references always accumulate (an association is only ever added).
+        """
         refs = list(self.org_refs) + [r for r in newer.org_refs if r not in self.org_refs]
+        if newer.same_record(self):
+            details = dict(newer.details)
+            cleared = newer.cleared
+        else:
+            details = {**self.details, **newer.details}
+            cleared = (self.cleared | newer.cleared) - details.keys()
+        keep_older = newer.origin != RECORD and self.origin == RECORD
+        base = self if keep_older else newer
         return Operation(
             entity=self.entity,
-            identity=newer.identity if not newer.synthetic else self.identity,
-            stream=newer.stream if not newer.synthetic else self.stream,
-            source_id=newer.source_id or self.source_id,
+            identity=base.identity,
+            stream=base.stream,
+            source_id=base.source_id or self.source_id or newer.source_id,
             display_name=newer.display_name or self.display_name,
-            details={**self.details, **newer.details},
+            details=details,
             org_refs=tuple(refs),
-            record=newer.record if newer.record is not None else self.record,
+            record=base.record if base.record is not None else self.record or newer.record,
             seqs=self.seqs + newer.seqs,
-            synthetic=self.synthetic and newer.synthetic,
-            known=self.known or newer.known,
+            origin=RECORD if RECORD in (self.origin, newer.origin) else newer.origin,
+            cleared=frozenset(cleared),
+            line=newer.line if newer.line is not None else self.line,
             warnings=self.warnings + newer.warnings,
         )
 
     @classmethod
     def from_semantic(
-        cls, entity: str, semantic: dict[str, Any], *, stream: str, source_id: str | None
+        cls,
+        entity: str,
+        semantic: dict[str, Any],
+        *,
+        stream: str,
+        source_id: str | None,
+        origin: str = RECORD,
     ) -> Operation:
-        """Rebuild an operation from its stored semantic form (for merging duplicates)."""
+        """Rebuild an operation from its stored semantic form (merging, recovery)."""
         return cls(
             entity=entity,
             identity=semantic["identity"],
@@ -154,4 +199,5 @@ class Operation:
             display_name=semantic.get("displayName"),
             details={k: list(v) for k, v in (semantic.get("details") or {}).items()},
             org_refs=tuple(OrgRef.from_token(t) for t in semantic.get("organizations") or ()),
+            origin=origin,
         )

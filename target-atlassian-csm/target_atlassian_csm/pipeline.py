@@ -1,23 +1,25 @@
-"""The load pipeline: from mapped operations to confirmed CSM records.
+"""The load pipeline: operations in, confirmed CSM records out, at CSM's limits.
 
-The main thread (reading Singer messages) calls :meth:`Pipeline.accept` for each operation.
-Background *lanes* do the HTTP work: one lane per task slot (``max_tasks_in_flight``) submits
-a batch, polls its task to the end and settles its records; one control lane resolves
-organization ids (``organization/fetch``) and follows tasks left in flight by an earlier run.
-Keeping every slot busy while the reader goes on is what makes the load run at CSM's limit
-instead of one batch at a time.
+The reader (main thread) hands mapped operations to :meth:`Pipeline.accept`. Background lanes
+do the HTTP work: one *task lane* per task slot (``max_tasks_in_flight``) takes a batch, runs
+it through :class:`~.bulktask.BulkRunner` and settles its tickets; one *control lane* looks
+up the CSM ids that waiting tickets need (:mod:`.references`). Keeping every slot busy while
+the reader goes on is what makes the load run at CSM's limit.
 
-Ordering rules, all enforced here:
+What this module decides, and where the rules are:
 
-* an operation whose key (email or organization name) is already on its way is *parked* and
-  re-admitted when that one settles, so two writes of one customer never race in two tasks
-  (CSM does not run tasks in order); one still buffered is merged instead;
-* a customer is batched only when every organization it references has a CSM id: by name,
-  or by the source's id (the organization record of the same run, or the ledger); a missing
-  organization is created by name (``create_missing_organizations``);
-* a task's failures are matched to records by ``index`` or ``entityId``; a FAILED task or
-  failures that match nothing make the batch split in halves and resubmit (new keys) until
-  every record has succeeded or failed alone.
+* admission: what an operation needs sent, against the ledger (:func:`.admission.decide`);
+* the states a ticket passes through and the end-of-input rule of each (:mod:`.flow`);
+* the verdict on a task's items (:func:`.bulktask.classify`); here, what follows from it:
+  confirmed tickets go to their next phase or end; failed ones end with the reason (or,
+  when CSM forgot an organization id, are resolved again once); items of a FAILED task, or
+  of failures that match no item, are split in halves and resubmitted until each has
+  succeeded or failed alone;
+* how a record ends (:mod:`.outcomes`), always through :meth:`_finish`.
+
+The reader never runs ahead of the lanes by more than a bound of tickets held in memory;
+tickets waiting for an organization the input has not described yet are released first
+when the bound is reached (loaded without it, the association deferred to when it comes).
 """
 
 from __future__ import annotations
@@ -25,40 +27,58 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from target_atlassian_csm.barrier import StateBarrier
-from target_atlassian_csm.client import (
-    DONE,
-    FAILED,
-    RUNNING,
-    CsmClient,
-    Failure,
-    FatalApiError,
-    IdempotencyClash,
-    NotFoundError,
-    RequestRejected,
-    TaskCapReached,
-    TaskStatus,
-    encode_body,
-    idempotency_key,
+from target_atlassian_csm.admission import decide
+from target_atlassian_csm.batches import Batch, Batcher, encode_batch
+from target_atlassian_csm.bulktask import (
+    BulkRunner,
+    Interrupted,
+    ItemIds,
+    SlotGate,
+    Submission,
+    TaskResult,
+    classify,
 )
-from target_atlassian_csm.deadletter import DeadLetters
-from target_atlassian_csm.ledger import CONFIRMED, Ledger, PendingTask
-from target_atlassian_csm.limits import ORGANIZATION_FETCH_MAX
-from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION, Operation, OrgRef
+from target_atlassian_csm.client import DONE, CsmClient, FatalApiError, TaskStatus
+from target_atlassian_csm.flow import (
+    BUFFERED,
+    CLEAR,
+    ENDED,
+    IN_FLIGHT,
+    UPSERT,
+    WAITING,
+    Flow,
+    Ticket,
+)
+from target_atlassian_csm.ledger import Ledger
+from target_atlassian_csm.limits import CUSTOMER_FETCH_MAX, ORGANIZATION_FETCH_MAX
+from target_atlassian_csm.operations import (
+    ASSOCIATION,
+    CUSTOMER,
+    DEFERRED,
+    ORGANIZATION,
+    RECORD,
+    REFERENCED,
+    Operation,
+    OrgRef,
+)
+from target_atlassian_csm.outcomes import CREATED, FAILED, UNCHANGED, UPDATED, RunRecords
 from target_atlassian_csm.polling import PollSchedule
-from target_atlassian_csm.summary import RunSummary
+from target_atlassian_csm.references import (
+    Directory,
+    Lookup,
+    Needs,
+    customer_need,
+    org_need,
+    source_need,
+)
 
-ENDPOINTS = {CUSTOMER: "customer/profile/bulk", ORGANIZATION: "organization/profile/bulk"}
-BODY_KEYS = {CUSTOMER: "customerProfiles", ORGANIZATION: "organizationProfiles"}
-SYNTHETIC_STREAM = "(referenced organization)"
+REFERENCED_STREAM = "(referenced organization)"
 #: Operations the reader hands over per lock acquisition (see :meth:`Pipeline.accept`).
 INBOX_BATCH = 64
-EntityKey = tuple[str, str]
 
 
 @dataclass
@@ -69,6 +89,7 @@ class PipelineSettings:
     max_tasks_in_flight: int = 5
     batch_max_wait_seconds: float = 2.0
     create_missing_organizations: bool = True
+    clear_empty_fields: bool = True
     max_task_attempts: int = 3
     task_timeout_seconds: float = 2400.0
     poll_min_seconds: float = 0.1
@@ -77,30 +98,46 @@ class PipelineSettings:
     dry_run: bool = False
 
 
-@dataclass(eq=False)
-class Batch:
-    """Operations that go to CSM in one bulk request."""
+@dataclass
+class _Associations:
+    """Associations waiting for their customer or organization."""
 
-    entity: str
-    ops: list[Operation]
-    salt: str = ""
-
-    def body(self) -> bytes:
-        """The request body."""
-        items = [{"operationType": "UPSERT", "payload": op.payload()} for op in self.ops]
-        return encode_body({BODY_KEYS[self.entity]: items})
+    customer_sources: dict[str, str] = field(default_factory=dict)  # "stream:id" -> key
+    identities: dict[str, str] = field(default_factory=dict)  # customer key -> email as sent
+    waiting: dict[str, list[Operation]] = field(default_factory=dict)  # by customer token
+    deferred: dict[str, set[str]] = field(default_factory=dict)  # org source need -> keys
 
 
 @dataclass
-class _Lookup:
-    spelling: str
-    attempts: int = 0
-    not_before: float = 0.0
-    confirmed_by_us: bool = False
+class _Lanes:
+    """The lanes' shared flags (read and written under the pipeline's lock)."""
+
+    busy: int = 0
+    finishing: bool = False
+    flush: bool = False
+    stopping: bool = False
+    fatal: BaseException | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
 
 
-def _new_salt() -> str:
-    return uuid.uuid4().hex
+@dataclass
+class _Judgement:
+    """What a task's answer means for each ticket of its batch."""
+
+    done: list[Ticket] = field(default_factory=list)
+    failed: list[tuple[Ticket, str]] = field(default_factory=list)
+    again: list[Batch] = field(default_factory=list)
+    resolve_again: list[Ticket] = field(default_factory=list)
+    forgotten_org_ids: set[str] = field(default_factory=set)
+
+
+class DryRunner:
+    """Stands in for :class:`BulkRunner` in a dry run: every task ends at once, clean."""
+
+    def run(self, sub: Submission) -> TaskResult:
+        """Pretend CSM ran the task."""
+        sub.task_id = sub.task_id or f"dry-run:{sub.key}"
+        return TaskResult(sub.task_id, TaskStatus(sub.task_id, DONE, "FINISHED"))
 
 
 class Pipeline:
@@ -111,367 +148,480 @@ class Pipeline:
         *,
         client: CsmClient,
         ledger: Ledger,
-        dead_letters: DeadLetters,
-        summary: RunSummary,
-        barrier: StateBarrier,
+        records: RunRecords,
         settings: PipelineSettings,
         logger: logging.Logger,
     ) -> None:
         self.client = client
         self.ledger = ledger
-        self.dead_letters = dead_letters
-        self.summary = summary
-        self.barrier = barrier
+        self.records = records
         self.settings = settings
         self.logger = logger
-        self._cv = threading.Condition(threading.RLock())
-        self._buffers: dict[str, dict[str, Operation]] = {CUSTOMER: {}, ORGANIZATION: {}}
-        self._buffer_since: dict[str, float | None] = {CUSTOMER: None, ORGANIZATION: None}
-        self._ready: dict[str, deque[Batch]] = {CUSTOMER: deque(), ORGANIZATION: deque()}
-        self._active: dict[EntityKey, int] = {}
-        self._parked: dict[EntityKey, list[Operation]] = {}
-        self._waiting_name: dict[str, list[Operation]] = {}
-        self._waiting_source: dict[tuple[str | None, str], list[Operation]] = {}
-        self._pending_refs: dict[int, int] = {}
-        self._source_names: dict[tuple[str | None, str], str] = {}
-        self._org_ids: dict[str, str] = {}
-        self._lookups: dict[str, _Lookup] = {}
-        self._synthetic_tried: set[str] = set()
-        self._recovered: dict[EntityKey, tuple[str, str]] = {}
-        self._recovered_tasks: deque[PendingTask] = deque()
-        self._recovered_waiters: dict[str, list[Operation]] = {}
-        self._inbox: deque[Operation] = deque()
-        self._inflight_tasks = 0
-        self._busy_lanes = 0
         self.poll_schedule = PollSchedule(
             min_seconds=settings.poll_min_seconds, max_seconds=settings.poll_max_seconds
         )
-        self._finishing = False
-        self._flush_now = False
-        self._stopping = False
-        self._fatal: BaseException | None = None
-        self._threads: list[threading.Thread] = []
+        self.gate = SlotGate()
+        self.runner: BulkRunner | DryRunner = (
+            DryRunner()
+            if settings.dry_run
+            else BulkRunner(
+                client,
+                schedule=self.poll_schedule,
+                gate=self.gate,
+                journal=ledger,
+                summary=records.summary,
+                task_timeout_seconds=settings.task_timeout_seconds,
+                logger=logger,
+            )
+        )
+        self._cv = threading.Condition(threading.RLock())
+        self.flow = Flow()
+        self.needs = Needs()
+        self.directory = Directory()
+        self.batcher = Batcher(settings.batch_size, settings.batch_max_wait_seconds)
+        self.assoc = _Associations()
+        self.lanes = _Lanes()
+        self._inbox: deque[Operation] = deque()
+        self._resumed: deque[tuple[Batch, Submission]] = deque()
         self._started = False
-        self.max_queued_ops = (settings.max_tasks_in_flight + 2) * max(settings.batch_size.values())
+        self.max_queued = (settings.max_tasks_in_flight + 2) * max(settings.batch_size.values())
 
-    # ================================================================== life cycle
+    # ================================================================= life cycle
     def start(self) -> None:
-        """Recover tasks left in flight by an earlier run, then start the lanes."""
+        """Take up what an earlier run left open, then start the lanes."""
         if self._started:
             return
         self._started = True
-        if not self.settings.dry_run:
-            self._recover()
-        names = [f"csm-lane-{i}" for i in range(self.settings.max_tasks_in_flight)]
-        for name in names:
-            self._threads.append(threading.Thread(target=self._lane, name=name, daemon=True))
-        self._threads.append(
-            threading.Thread(target=self._control_lane, name="csm-control", daemon=True)
+        with self._cv:
+            if not self.settings.dry_run:
+                self._resume_open_submissions()
+            self._load_deferred_associations()
+        lanes = [
+            threading.Thread(target=self._serve, args=(self._next_batch_job,), daemon=True)
+            for _ in range(self.settings.max_tasks_in_flight)
+        ]
+        lanes.append(
+            threading.Thread(target=self._serve, args=(self._next_lookup_job,), daemon=True)
         )
-        for thread in self._threads:
+        for number, thread in enumerate(lanes):
+            thread.name = f"csm-lane-{number}" if number < len(lanes) - 1 else "csm-control"
             thread.start()
-
-    def _recover(self) -> None:
-        for task in self.ledger.pending_tasks():
-            self.logger.info(
-                "Found task %s (%d %s records) left in flight by an earlier run: polling it "
-                "instead of resubmitting.",
-                task.task_id,
-                len(task.items),
-                task.entity,
-            )
-            self._recovered_tasks.append(task)
-            for key, payload_hash in task.items.items():
-                ek = (task.entity, key)
-                self._recovered[ek] = (task.task_id, payload_hash)
-                self._active[ek] = self._active.get(ek, 0) + 1
-            self.summary.task("recovered_from_ledger")
+        self.lanes.threads = lanes
 
     def accept(self, op: Operation) -> None:
         """Take one mapped operation (main thread); blocks while the lanes are behind.
 
-        Operations wait in a lock-free inbox and are admitted ``INBOX_BATCH`` at a time (or by
-        a lane, so a quiet tap's records still go out): taking the pipeline's lock once per
-        record made the reader queue behind the lanes on every record and cost more CPU than
-        the mapping itself.
+        Operations wait in a lock-free inbox and are admitted ``INBOX_BATCH`` at a time (or
+        by a lane, so a quiet tap's records still go out), with one ledger read per batch.
         """
-        if self._fatal is not None:
-            raise self._fatal
+        if self.lanes.fatal is not None:
+            raise self.lanes.fatal
         self._inbox.append(op)
         if len(self._inbox) >= INBOX_BATCH:
-            self._drain_inbox(block=True)
+            self._drain(block=True)
 
-    def _drain_inbox(self, *, block: bool) -> None:
+    def associate(
+        self,
+        *,
+        customer_stream: str,
+        customer_id: str,
+        ref: OrgRef,
+        seq: int,
+        stream: str,
+        record: dict | None,
+        line: int | None,
+    ) -> None:
+        """A record of an association stream: add an organization to a customer."""
         with self._cv:
-            self._raise_if_failed()
             self._admit_inbox()
-            while block and self._queued_ops() >= self.max_queued_ops and self._fatal is None:
-                self._cv.wait(0.5)
-            self._raise_if_failed()
-        self.barrier.maybe_emit()
-
-    def _admit_inbox(self) -> None:
-        """Admit what the reader left in the inbox (caller holds the lock)."""
-        received: dict[str, int] = {}
-        while self._inbox:
-            op = self._inbox.popleft()
-            received[op.entity] = received.get(op.entity, 0) + 1
-            self._admit(op)
-        for entity, count in received.items():
-            self.summary.count(entity, "received", count)
-
-    def settle_now(self, op: Operation, what: str) -> None:
-        """Settle an operation that never enters the pipeline (skipped, invalid...)."""
-        self.summary.count(op.entity, what)
-        self.barrier.settle(op.seqs)
+            token = f"{customer_stream}:{customer_id}"
+            op = Operation(
+                CUSTOMER, "?", stream, org_refs=(ref,), record=record, seqs=[seq], line=line,
+                origin=ASSOCIATION,
+            )  # fmt: skip
+            self.records.summary.task("association_records")
+            key = self.assoc.customer_sources.get(token) or self.ledger.key_for_source(
+                CUSTOMER, customer_stream, customer_id
+            )
+            if key is None:
+                self.assoc.waiting.setdefault(token, []).append(op)
+                return
+            self._enter(self._as_customer(op, key))
 
     def flush(self) -> None:
         """Send partial batches now instead of waiting for them to fill."""
         with self._cv:
             self._admit_inbox()
-            self._flush_now = True
+            self.lanes.flush = True
             self._cv.notify_all()
 
     def finish(self) -> None:
-        """End of input: send everything, settle what waits on unseen references, wait."""
+        """End of input: apply each state's end rule (see :mod:`.flow`) and wait for all."""
         with self._cv:
             self._admit_inbox()
-            self._finishing = True
-            for (stream, source_id), ops in list(self._waiting_source.items()):
-                del self._waiting_source[(stream, source_id)]
+            self.lanes.finishing = True
+            for ticket in self.needs.oldest_on_sources(len(self.flow.live)):
+                self._release_sources(ticket)
+            for token, ops in self.assoc.waiting.items():
                 for op in ops:
-                    self._warn(
-                        op,
-                        f"organization {stream}/{source_id} never appeared in the "
-                        "input nor the ledger: loaded without this association",
-                    )
-                    self._ref_done(op)
+                    self.records.warn(op, f"customer {token} never appeared: association not made")
+                    self.records.end(entity=CUSTOMER, seqs=op.seqs, how="skipped", counted=False)
+            self.assoc.waiting.clear()
             self._cv.notify_all()
-            while not self._idle() and self._fatal is None:
+            while not self._idle() and self.lanes.fatal is None:
                 self._cv.wait(0.5)
-            self._stopping = True
+            self.lanes.stopping = True
             self._cv.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=10)
-        self._raise_if_failed()
-        self.barrier.maybe_emit(force=True)
+        for thread in self.lanes.threads:
+            thread.join(timeout=30)
+        if self.lanes.fatal is not None:
+            raise self.lanes.fatal
+        self.records.barrier.maybe_emit(force=True)
 
     def stop(self, grace_seconds: float) -> None:
-        """Interrupted: submit nothing new, give in-flight tasks ``grace_seconds`` to end."""
+        """Interrupted: submit nothing new, give tasks in flight ``grace_seconds`` to end."""
         deadline = time.monotonic() + grace_seconds
         with self._cv:
-            self._stopping = True
+            self.lanes.stopping = True
             self._cv.notify_all()
-            while self._busy_lanes and time.monotonic() < deadline:
+            while self.lanes.busy and time.monotonic() < deadline:
                 self._cv.wait(0.2)
         self.client.stop_event.set()
-        for thread in self._threads:
-            thread.join(timeout=2)
-        self.barrier.maybe_emit(force=True)
+        for thread in self.lanes.threads:
+            thread.join(timeout=30)
+        self.records.barrier.maybe_emit(force=True)
 
     @property
     def failed(self) -> BaseException | None:
         """The error that stopped the lanes, if any."""
-        return self._fatal
+        return self.lanes.fatal
 
-    def _raise_if_failed(self) -> None:
-        if self._fatal is not None:
-            raise self._fatal
+    def progress(self) -> dict[str, int]:
+        """Tickets per state, and tasks in flight (for the progress log)."""
+        with self._cv:
+            counts = {state: count for state, count in self.flow.counts.items() if count}
+        counts["tasks_in_flight"] = self.gate.in_flight
+        return counts
 
     def _fail(self, exc: BaseException) -> None:
         with self._cv:
-            if self._fatal is None:
-                self._fatal = exc
-            self._stopping = True
+            if self.lanes.fatal is None:
+                self.lanes.fatal = exc
+            self.lanes.stopping = True
             self._cv.notify_all()
         self.client.stop_event.set()
 
-    def _queued_ops(self) -> int:
-        return sum(len(b) for b in self._buffers.values()) + sum(
-            len(batch.ops) for queue in self._ready.values() for batch in queue
-        )
-
     def _idle(self) -> bool:
-        return (
-            not self._inbox
-            and not any(self._buffers.values())
-            and not any(self._ready.values())
-            and not self._active
-            and not self._waiting_name
-            and not self._waiting_source
-            and not self._parked
-            and not self._due_lookups(ignore_time=True)
-            and not self._recovered_tasks
-            and self._busy_lanes == 0
-        )
+        return not self._inbox and self.flow.empty() and not self._resumed and self.lanes.busy == 0
 
     # ================================================================== admission
-    def _admit(self, op: Operation) -> None:
-        ek = (op.entity, op.key)
-        buffered = self._buffers[op.entity].get(op.key)
-        if buffered is not None:
-            self.summary.count(op.entity, "merged")
-            merged = buffered.merged_with(op)
-            merged.recheck = True
-            del self._buffers[op.entity][op.key]
-            if set(merged.org_refs) != set(buffered.org_refs):
-                self._resolve(merged)  # new references: resolve again
-            else:
-                merged.org_ids = buffered.org_ids
-                self._buffer(merged)
-            return
-        recovered = self._recovered.get(ek)
-        if recovered is not None and recovered[1] == op.payload_hash:
-            self._recovered_waiters.setdefault(recovered[0], []).append(op)
-            return
-        if ek in self._active:
-            self._parked.setdefault(ek, []).append(op)
-            return
-        row = self.ledger.get(op.entity, op.key)
-        if row is not None and row.run_id == self.ledger.run_id and row.payload:
-            # The same email or name came earlier in this run and has settled: merge into
-            # what was sent, and send the result (counted as an update, or unchanged).
-            prior = Operation.from_semantic(
-                op.entity,
-                row.semantic() or {},
-                stream=row.stream or op.stream,
-                source_id=row.source_id,
-            )
-            op = prior.merged_with(op)
-            op.known = True
-            if row.status == CONFIRMED and row.payload_hash == op.payload_hash:
-                self.settle_unchanged(op)
-                return
-        elif row is not None and row.status == CONFIRMED:
-            op.known = True
-            if row.payload_hash == op.payload_hash:
-                self.settle_unchanged(op)
-                return
-        if op.entity == ORGANIZATION and op.source_id:
-            self._learn_source(op)
-        self._active[ek] = 1
-        if op.entity == CUSTOMER and op.org_refs:
-            self._resolve(op)
-        else:
-            self._buffer(op)
+    def _drain(self, *, block: bool) -> None:
+        with self._cv:
+            if self.lanes.fatal is not None:
+                raise self.lanes.fatal
+            self._admit_inbox()
+            while block and self.flow.queued() >= self.max_queued and not self.lanes.stopping:
+                self._make_room()
+                if self.flow.queued() < self.max_queued:
+                    break
+                self._cv.notify_all()
+                self._cv.wait(0.5)
+            if self.lanes.fatal is not None:
+                raise self.lanes.fatal
+        self.records.barrier.maybe_emit()
 
-    def _same_as_ledger(self, op: Operation) -> bool:
-        row = self.ledger.get(op.entity, op.key)
-        return row is not None and row.status == CONFIRMED and row.payload_hash == op.payload_hash
+    def _make_room(self) -> None:
+        """Over the bound with nothing else to wait for: release tickets waiting on sources."""
+        on_sources = self.needs.oldest_on_sources(self.flow.queued())
+        others = self.flow.queued() - len(on_sources)
+        if others > 0 or self.flow.counts[IN_FLIGHT] > 0 or self.lanes.busy:
+            return  # lanes or look-ups will make room
+        for ticket in on_sources[: max(1, len(on_sources) - self.max_queued // 2)]:
+            self._release_sources(ticket)
 
-    def settle_unchanged(self, op: Operation) -> None:
-        """Nothing changed since the ledger's last confirmed write."""
-        self.summary.count(op.entity, "unchanged")
-        if op.entity == ORGANIZATION and op.source_id:
-            self._learn_source(op)
-        self.barrier.settle(op.seqs)
-
-    def _learn_source(self, op: Operation) -> None:
-        """An organization record tells which name a source id stands for."""
-        token = (op.stream, op.source_id or "")
-        self._source_names[token] = op.key
-        for waiting in self._waiting_source.pop(token, []):
-            self._wait_for_name(waiting, op.key, op.identity)
-
-    def _resolve(self, op: Operation) -> None:
-        """Find CSM ids for a customer's organizations; buffer it when all are known."""
-        known = self._known_org_ids(op)
-        if known is not None:  # the common case once the organizations are loaded
-            op.org_ids = known
-            self._buffer(op)
+    def _admit_inbox(self) -> None:
+        """Admit what the reader left in the inbox (caller holds the lock)."""
+        if not self._inbox:
             return
-        op.org_ids = []
-        self._pending_refs[id(op)] = len(op.org_refs)
-        for ref in op.org_refs:
-            if ref.kind == "source":
-                token = (ref.stream, ref.value)
-                name_key = self._source_names.get(token) or self.ledger.key_for_source(
-                    ORGANIZATION, ref.stream or "", ref.value
+        ops: list[Operation] = []
+        while self._inbox:  # popleft, not a copy and clear: the reader appends meanwhile
+            ops.append(self._inbox.popleft())
+        received: dict[str, int] = {}
+        for op in ops:
+            if op.origin == RECORD:
+                received[op.entity] = received.get(op.entity, 0) + 1
+        for entity, count in received.items():
+            self.records.received(entity, count)
+        learnt = [need for op in ops if (need := self._register(op))]
+        rows = {
+            entity: self.ledger.rows(entity, [op.key for op in ops if op.entity == entity])
+            for entity in {op.entity for op in ops}
+        }
+        for op in ops:
+            self._enter(op, rows[op.entity].get(op.key))
+            self._after_register(op)
+        for need in learnt:
+            self._met(need)
+            for key in sorted(self.assoc.deferred.pop(need, ())):
+                self._enter_deferred(
+                    key, OrgRef("source", need.split(":", 2)[2], need.split(":", 2)[1])
                 )
-                if name_key is None:
-                    self._waiting_source.setdefault(token, []).append(op)
-                    continue
-                self._wait_for_name(op, name_key, name_key)
-            else:
-                self._wait_for_name(op, ref.value.casefold(), ref.value)
-        if self._pending_refs.get(id(op)) == 0:
-            self._ref_done(op, count=False)
 
-    def _known_org_ids(self, op: Operation) -> list[str] | None:
-        """The CSM ids of all of ``op``'s organizations if this run knows them, else None."""
-        ids: list[str] = []
-        for ref in op.org_refs:
-            if ref.kind == "source":
-                name_key = self._source_names.get((ref.stream, ref.value))
-            else:
-                name_key = ref.value.casefold()
-            org_id = self._org_ids.get(name_key) if name_key is not None else None
-            if org_id is None:
-                return None
-            if org_id not in ids:
-                ids.append(org_id)
-        return ids
+    def _register(self, op: Operation) -> str | None:
+        """Learn the source id an operation stands for (before any merging or parking)."""
+        if not op.source_id or op.origin != RECORD:
+            return None
+        if op.entity == ORGANIZATION:
+            need = source_need(OrgRef("source", op.source_id, op.stream))
+            self.directory.source_names[need] = op.key
+            self.directory.spellings.setdefault(op.key, op.identity)
+            return need
+        token = f"{op.stream}:{op.source_id}"
+        self.assoc.customer_sources[token] = op.key
+        self.assoc.identities[op.key] = op.identity
+        return None
 
-    def _wait_for_name(self, op: Operation, name_key: str, spelling: str) -> None:
-        org_id = self._org_ids.get(name_key) or self.ledger.organization_id(name_key)
-        if org_id is not None:
-            self._org_ids[name_key] = org_id
-            if org_id not in op.org_ids:
-                op.org_ids.append(org_id)
-            self._ref_done(op)
+    def _after_register(self, op: Operation) -> None:
+        """Associations that waited for this customer go in after it (and merge into it)."""
+        if op.entity == CUSTOMER and op.source_id and op.origin == RECORD:
+            for waiting in self.assoc.waiting.pop(f"{op.stream}:{op.source_id}", []):
+                self._enter(self._as_customer(waiting, op.key))
+
+    def _as_customer(self, op: Operation, key: str) -> Operation:
+        """An association operation addressed to the customer ``key``."""
+        return Operation(
+            CUSTOMER, self._identity_of(key), op.stream, org_refs=op.org_refs, record=op.record,
+            seqs=op.seqs, line=op.line, origin=op.origin,
+        )  # fmt: skip
+
+    def _identity_of(self, key: str) -> str:
+        if key in self.assoc.identities:
+            return self.assoc.identities[key]
+        row = self.ledger.get(CUSTOMER, key)
+        semantic = row.semantic() if row is not None else None
+        return str((semantic or {}).get("identity") or key)
+
+    def _enter(self, op: Operation, row: object = ...) -> None:
+        """An operation comes in: merge, park, skip as unchanged, or start its ticket."""
+        ek = (op.entity, op.key)
+        live = self.flow.live.get(ek)
+        if live is not None and live.state == IN_FLIGHT:
+            if ek in self.flow.parked and RECORD == op.origin == self.flow.parked[ek].op.origin:
+                self.records.merged(op.entity)
+            self.flow.park(op)
             return
-        self._waiting_name.setdefault(name_key, []).append(op)
-        if (ORGANIZATION, name_key) not in self._active and name_key not in self._lookups:
-            self._lookups[name_key] = _Lookup(spelling)
+        if live is not None:
+            if RECORD == op.origin == live.op.origin:
+                self.records.merged(op.entity)
+            self.needs.withdraw(live)
+            self.batcher.remove(live)
+            self.flow.move(live, ENDED)
+            op = live.op.merged_with(op)
+            row = ...
+        if row is ...:
+            row = self.ledger.get(op.entity, op.key)
+        ticket = decide(
+            op,
+            row,  # type: ignore[arg-type]
+            run_id=self.ledger.run_id,
+            clear_empty_fields=self.settings.clear_empty_fields,
+        )
+        if ticket is None:
+            self.records.end_op(op, UNCHANGED)
+            if op.entity == ORGANIZATION:
+                self._org_ended(op, confirmed=True)
+            return
+        self._route(ticket)
+
+    # ================================================================== routing
+    def _route(self, ticket: Ticket) -> None:
+        """Buffer a ticket for its phase, or make it wait for what it needs."""
+        needs = self._needs_of(ticket)
+        if needs:
+            if ticket.state != WAITING:
+                self.flow.move(ticket, WAITING)
+            for need in needs:
+                self.needs.add(ticket, need)
+            self._schedule_lookups(ticket, needs)
+            return
+        self._warn_dropped(ticket)
+        self.flow.move(ticket, BUFFERED)
+        self.batcher.add(ticket)
+        self._cv.notify_all()
+
+    def _needs_of(self, ticket: Ticket) -> list[str]:
+        """What the ticket still needs (and, as a side effect, the ids it has)."""
+        op, needs = ticket.op, []
+        if ticket.phase == CLEAR and ticket.csm_id is None:
+            found, missing = self._own_id(op)
+            if found:
+                ticket.csm_id = found
+            elif missing:
+                ticket.phases, ticket.clears = [UPSERT], ()  # nothing in CSM to clear
+            else:
+                needs.append(customer_need(op.key) if op.entity == CUSTOMER else org_need(op.key))
+        if op.entity != CUSTOMER or UPSERT not in ticket.phases:
+            return needs
+        ticket.org_ids = []
+        for ref in op.org_refs:
+            name_key = self._name_key(ref)
+            if name_key is None:
+                need = source_need(ref)
+                if need in ticket.released:
+                    continue
+                if self.lanes.finishing:
+                    self._release_source(ticket, need)
+                    continue
+                needs.append(need)
+                continue
+            org_id = self._org_id(name_key)
+            if org_id is not None:
+                if org_id not in ticket.org_ids:
+                    ticket.org_ids.append(org_id)
+            elif name_key not in self.directory.orgs_missing:
+                needs.append(org_need(name_key))
+        return needs
+
+    def _own_id(self, op: Operation) -> tuple[str | None, bool]:
+        """(CSM id, known to be missing) of the ticket's own record, for clears."""
+        if op.entity == ORGANIZATION:
+            return self._org_id(op.key), op.key in self.directory.orgs_missing
+        return (
+            self.directory.customer_ids.get(op.key),
+            op.key in self.directory.customers_missing,
+        )
+
+    def _name_key(self, ref: OrgRef) -> str | None:
+        if ref.kind != "source":
+            name_key = ref.value.casefold()
+            self.directory.spellings.setdefault(name_key, ref.value)
+            return name_key
+        need = source_need(ref)
+        name_key = self.directory.source_names.get(need)
+        if name_key is None:
+            name_key = self.ledger.key_for_source(ORGANIZATION, ref.stream or "", ref.value)
+            if name_key is not None:
+                self.directory.source_names[need] = name_key
+        return name_key
+
+    def _org_id(self, name_key: str) -> str | None:
+        found = self.directory.org_ids.get(name_key)
+        if found is None and name_key not in self.directory.not_in_ledger:
+            found = self.ledger.organization_id(name_key)
+            if found is None:
+                self.directory.not_in_ledger.add(name_key)
+            else:
+                self.directory.org_ids[name_key] = found
+        return found
+
+    def _schedule_lookups(self, ticket: Ticket, needs: list[str]) -> None:
+        for need in needs:
+            kind, _, key = need.partition(":")
+            if kind == "org":
+                if key not in self.directory.org_lookups and (ORGANIZATION, key) not in (
+                    self.flow.live
+                ):
+                    spelling = self.directory.spellings.get(key, key)
+                    self.directory.org_lookups[key] = Lookup(spelling)
+            elif kind == "cust" and key not in self.directory.customer_lookups:
+                self.directory.customer_lookups[key] = Lookup(ticket.op.identity)
+        self._cv.notify_all()
+
+    def _met(self, need: str) -> None:
+        """Something a ticket waited for is known (or known to be unavailable)."""
+        for ticket in self.needs.met(need):
+            if ticket.state == WAITING:
+                self._route(ticket)
+
+    def _release_sources(self, ticket: Ticket) -> None:
+        """Stop waiting for organizations no record has described: load without them."""
+        for need in [n for n in ticket.needs if n.startswith("src:")]:
+            self._release_source(ticket, need)
+        if ticket.state == WAITING:
+            self.needs.withdraw(ticket)
+            self._route(ticket)
+
+    def _release_source(self, ticket: Ticket, need: str) -> None:
+        ticket.released.add(need)
+        token = need.removeprefix("src:")
+        self.ledger.defer_associations([(ticket.op.key, f"source:{token}")])
+        self.assoc.deferred.setdefault(need, set()).add(ticket.op.key)
+        self.records.summary.task("associations_deferred")
+        self.records.warn(
+            ticket.op,
+            f"organization {token} is not known yet: loaded without this association, which "
+            "is made when a run loads that organization",
+        )
+
+    def _warn_dropped(self, ticket: Ticket) -> None:
+        if ticket.op.entity != CUSTOMER or UPSERT not in ticket.phases:
+            return
+        for ref in ticket.op.org_refs:
+            name_key = (
+                self.directory.source_names.get(source_need(ref))
+                if ref.kind == "source"
+                else ref.value.casefold()
+            )
+            if name_key is not None and name_key in self.directory.orgs_missing:
+                spelling = self.directory.spellings.get(name_key, name_key)
+                why = self.directory.orgs_missing[name_key]
+                self.records.warn(ticket.op, f"organization {spelling!r} {why}: loaded without it")
+
+    def _release_deferred_at_start(self, pairs: list[tuple[str, str]]) -> None:
+        for key, token in pairs:
+            ref = OrgRef.from_token(token)
+            need = source_need(ref)
+            if self._name_key(ref) is not None:
+                self._enter_deferred(key, ref)
+            else:
+                self.assoc.deferred.setdefault(need, set()).add(key)
+
+    def _load_deferred_associations(self) -> None:
+        self._release_deferred_at_start(self.ledger.deferred_associations())
+
+    def _enter_deferred(self, key: str, ref: OrgRef) -> None:
+        """An association deferred earlier can be made now."""
+        self.ledger.drop_deferred([(key, ref.token)])
+        identity = self._identity_of(key)
+        self._enter(
+            Operation(CUSTOMER, identity, REFERENCED_STREAM, org_refs=(ref,), origin=DEFERRED)
+        )
+
+    # ================================================================ the endings
+    def _finish(
+        self, ticket: Ticket, how: str, reason: str | None = None, task_id: str | None = None
+    ) -> None:
+        """The one place a ticket ends: its record ends, its key frees, what waits goes on."""
+        self.flow.move(ticket, ENDED)
+        if ticket.op.origin in (ASSOCIATION, DEFERRED) and how != FAILED:
+            self.records.summary.task("associations_made")
+        self.records.end_op(ticket.op, how, reason, task_id)
+        if ticket.op.entity == ORGANIZATION:
+            self._org_ended(ticket.op, confirmed=how != FAILED)
+        parked = self.flow.unpark(ticket.ek)
+        if parked is not None:
+            self._enter(parked)
+        self._cv.notify_all()
+
+    def _org_ended(self, op: Operation, *, confirmed: bool) -> None:
+        """An organization settled: look its id up for the customers waiting on it."""
+        if self.needs.waiting_on(org_need(op.key)) and op.key not in self.directory.org_ids:
+            self.directory.org_lookups[op.key] = Lookup(op.identity, confirmed_by_us=confirmed)
             self._cv.notify_all()
 
-    def _ref_done(self, op: Operation, *, count: bool = True) -> None:
-        remaining = self._pending_refs.get(id(op), 0) - (1 if count else 0)
-        if remaining > 0:
-            self._pending_refs[id(op)] = remaining
-            return
-        self._pending_refs.pop(id(op), None)
-        self._buffer(op)
-
-    def _buffer(self, op: Operation) -> None:
-        if op.recheck and self._same_as_ledger(op):
-            # Duplicates merged back into what the ledger confirmed last time: a resync of a
-            # source that repeats an email must not resend it.
-            self.settle_unchanged(op)
-            self._release(op)
-            return
-        buffer = self._buffers[op.entity]
-        started = not buffer
-        if started:
-            self._buffer_since[op.entity] = time.monotonic()
-        buffer[op.key] = op
-        if len(buffer) >= self.settings.batch_size[op.entity]:
-            self._ready[op.entity].append(self._cut(op.entity))
-            self._cv.notify_all()  # a batch is ready
-        elif started or self._finishing or self._flush_now:
-            self._cv.notify_all()  # lanes time the new partial batch (or send it now)
-
-    def _cut(self, entity: str) -> Batch:
-        buffer = self._buffers[entity]
-        size = self.settings.batch_size[entity]
-        keys = list(buffer)[:size]
-        ops = [buffer.pop(k) for k in keys]
-        self._buffer_since[entity] = time.monotonic() if buffer else None
-        return Batch(entity, ops)
-
-    def _release(self, op: Operation) -> None:
-        """An operation settled: free its key, re-admit what was parked behind it."""
-        ek = (op.entity, op.key)
-        self._active.pop(ek, None)
-        for parked in self._parked.pop(ek, []):
-            self._admit(parked)
-        self._cv.notify_all()
+    def _phase_done(self, ticket: Ticket) -> None:
+        ticket.phases.pop(0)
+        ticket.submission = None
+        if ticket.phases:
+            self._route(ticket)
+        else:
+            self._finish(ticket, UPDATED if ticket.known else CREATED)
 
     # ====================================================================== lanes
     def _serve(self, next_job: Callable[[], Callable[[], None] | None]) -> None:
-        """A lane's loop: take jobs until there are none; any error stops the whole run.
+        """A lane's loop: take jobs until there are none; an error stops the whole run.
 
-        ``next_job`` marks the lane busy (under the lock) before it hands a job over, so
+        ``next_job`` counts the lane busy (under the lock) before it hands a job over, so
         :meth:`_idle` never sees a moment with work taken but not yet counted.
         """
         try:
@@ -483,442 +633,291 @@ class Pipeline:
                     job()
                 finally:
                     with self._cv:
-                        self._busy_lanes -= 1
+                        self.lanes.busy -= 1
                         self._cv.notify_all()
+        except Interrupted:
+            return  # stopping: what was in flight stays open in the ledger
         except BaseException as exc:  # noqa: BLE001 - any lane error stops the run cleanly
+            if self.lanes.stopping and isinstance(exc, FatalApiError):
+                return
             self._fail(exc)
 
-    def _lane(self) -> None:
-        def next_job() -> Callable[[], None] | None:
-            batch = self._next_batch()
-            return None if batch is None else (lambda: self._run_batch(batch))
+    def _flushing(self) -> bool:
+        return self.lanes.finishing or self.lanes.flush
 
-        self._serve(next_job)
-
-    def _next_batch(self) -> Batch | None:
+    def _next_batch_job(self) -> Callable[[], None] | None:
         with self._cv:
             while True:
-                if self._stopping or self._fatal is not None:
+                if self.lanes.stopping or self.lanes.fatal is not None:
                     return None
                 self._admit_inbox()
-                for entity in (ORGANIZATION, CUSTOMER):
-                    if self._ready[entity]:
-                        self._busy_lanes += 1
-                        self._cv.notify_all()  # room in the queue: the reader may go on
-                        return self._ready[entity].popleft()
-                wait = 1.0
-                for entity in (ORGANIZATION, CUSTOMER):
-                    since = self._buffer_since[entity]
-                    if not self._buffers[entity] or since is None:
-                        continue
-                    age = time.monotonic() - since
-                    due = self._finishing or self._flush_now
-                    if due or age >= self.settings.batch_max_wait_seconds:
-                        self._busy_lanes += 1
-                        self._cv.notify_all()
-                        return self._cut(entity)
-                    wait = min(wait, self.settings.batch_max_wait_seconds - age)
-                if self._finishing and self._idle():
+                if self._resumed:
+                    batch, sub = self._resumed.popleft()
+                    self.lanes.busy += 1
+                    return lambda: self._run(batch, sub)
+                now = time.monotonic()
+                batch = self.batcher.take(now=now, flush=self._flushing())
+                if batch is not None:
+                    for ticket in batch.tickets:
+                        self.flow.move(ticket, IN_FLIGHT)
+                    self.lanes.busy += 1
+                    self._cv.notify_all()  # room in memory: the reader may go on
+                    return lambda: self._run(batch, None)
+                if self.lanes.finishing and self._idle():
                     return None
-                self._cv.wait(max(wait, 0.01))
+                wait = self.batcher.wait_seconds(now)
+                self._cv.wait(min(wait if wait is not None else 1.0, 1.0) + 0.001)
 
-    def _run_batch(self, batch: Batch) -> None:
-        if self.settings.dry_run:
-            self._settle_batch(batch, None, None, confirmed=batch.ops, failed=[])
-            return
-        endpoint = ENDPOINTS[batch.entity]
-        body = batch.body()
-        cap_waits = 0
-        while True:
-            key = idempotency_key(endpoint, body, batch.salt)
-            try:
-                task_id = self.client.submit(endpoint, body, key)
-                break
-            except TaskCapReached:
-                cap_waits += 1
-                self.summary.task("task_cap_waits")
-                batch.salt = _new_salt()  # a refusal may be cached under the key: use a new one
-                self._wait_for_slot(cap_waits)
-            except IdempotencyClash:
-                batch.salt = _new_salt()
-            except RequestRejected as exc:
-                self._rejected(batch, exc)
+    def _run(self, batch: Batch, sub: Submission | None) -> None:
+        """Send one batch (or resume an open submission) and settle what it says."""
+        if sub is None:
+            bad: list[tuple[Ticket, str]] = []
+            body, kept = encode_batch(batch, lambda t, why: bad.append((t, why)))
+            if bad:
+                with self._cv:
+                    for ticket, why in bad:
+                        self._finish(ticket, FAILED, why)
+            if not kept:
                 return
-        self.summary.task("submitted")
-        self.ledger.mark_submitted(
-            task_id=task_id,
-            entity=batch.entity,
-            endpoint=endpoint,
-            idempotency_key=key,
-            ops=batch.ops,
+            batch.tickets = kept
+            sub = Submission(batch.endpoint, body, batch.kind[0], batch.size)
+            self.ledger.prepare(
+                key=sub.key, entity=batch.kind[0], phase=batch.kind[1], endpoint=sub.endpoint,
+                body=body, ops=[t.op for t in kept],
+            )  # fmt: skip
+            for ticket in kept:
+                ticket.submission = sub.key
+        result = self.runner.run(sub)
+        judgement = self._judge(batch, result)
+        self.ledger.settle(
+            sub.key,
+            confirmed=[t.op for t in judgement.done if len(t.phases) == 1],
+            failed=[(t.op, why) for t, why in judgement.failed],
+            ended=True,
         )
+        for org_id in judgement.forgotten_org_ids:
+            self.ledger.forget_organization_id(org_id)
         with self._cv:
-            self._inflight_tasks += 1
-        try:
-            status = self._await(task_id, batch.entity, len(batch.ops))
-        finally:
-            with self._cv:
-                self._inflight_tasks -= 1
-                self._cv.notify_all()
-        self._apply(batch, task_id, status)
+            self._apply(judgement, result.task_id)
 
-    def _wait_for_slot(self, attempt: int) -> None:
-        """Wait for one of our tasks to end, or back off when the cap is held by others."""
-        with self._cv:
-            before = self._inflight_tasks
-            deadline = time.monotonic() + min(15.0, 0.5 * 2 ** min(attempt, 5))
-            while time.monotonic() < deadline and self._fatal is None:
-                if before and self._inflight_tasks < before:
-                    return
-                self._cv.wait(0.1)
-
-    def _await(self, task_id: str, entity: str, items: int) -> TaskStatus:
-        """Poll a task to its end, when it is expected to end (see :mod:`.polling`)."""
-        started = time.monotonic()
-        schedule = self.poll_schedule
-        delay = schedule.first_delay(entity, items)
-        lower = 0.0
-        while True:
-            if self.client.stop_event.wait(delay):
-                msg = f"interrupted while task {task_id} was in flight (it stays in the ledger)"
-                raise FatalApiError(msg)
-            try:
-                status = self.client.task(task_id)
-            except NotFoundError:
-                self.logger.warning("Task %s is unknown to CSM: resubmitting its records.", task_id)
-                return TaskStatus(task_id, FAILED, "NOT_FOUND")
-            elapsed = time.monotonic() - started
-            if status.state != RUNNING:
-                schedule.learn(entity, items, lower, elapsed)
-                return status
-            if elapsed > self.settings.task_timeout_seconds:
-                self.logger.warning(
-                    "Task %s still running after %.0fs: treating it as failed.", task_id, elapsed
-                )
-                return TaskStatus(task_id, FAILED, "TIMED_OUT")
-            lower = elapsed
-            delay = schedule.next_delay(entity, items, elapsed)
-
-    # ============================================================== task outcomes
-    def _match(
-        self, failure: Failure, batch: Batch, by_key: dict[str, Operation]
-    ) -> Operation | None:
-        if failure.index is not None and 0 <= failure.index < len(batch.ops):
-            return batch.ops[failure.index]
-        if failure.entity_id:
-            op = by_key.get(failure.entity_id.casefold())
-            if op is not None:
-                return op
-            for name_key, org_id in self._org_ids.items():
-                if org_id == failure.entity_id:
-                    return by_key.get(name_key)
-        return None
-
-    @staticmethod
-    def _describe(failure: Failure) -> str:
-        where = f" ({', '.join(failure.operated_on_ids)})" if failure.operated_on_ids else ""
-        return f"{failure.error}{where}"
-
-    def _apply(self, batch: Batch, task_id: str, status: TaskStatus) -> None:
-        if status.state == DONE and not status.failures:
-            self._settle_batch(batch, task_id, status.raw_status, confirmed=batch.ops, failed=[])
-            return
-        by_key = {op.key: op for op in batch.ops}
-        reasons: dict[int, list[str]] = {}
-        unmatched: list[Failure] = []
-        for failure in status.failures:
-            op = self._match(failure, batch, by_key)
-            if op is None:
-                unmatched.append(failure)
+    def _judge(self, batch: Batch, result: TaskResult) -> _Judgement:
+        """What the answer means for each ticket (no state is changed here)."""
+        out = _Judgement()
+        tickets = batch.tickets
+        summary = self.records.summary
+        if result.rejected is not None:
+            summary.task("rejected_requests")
+            if len(tickets) == 1:
+                out.failed.append((tickets[0], f"CSM refused the request: {result.rejected}"))
             else:
-                reasons.setdefault(id(op), []).append(self._describe(failure))
-        failed = [(op, "; ".join(reasons[id(op)])) for op in batch.ops if id(op) in reasons]
-        rest = [op for op in batch.ops if id(op) not in reasons]
-        if status.state == DONE and not unmatched:
-            self._settle_batch(batch, task_id, status.raw_status, confirmed=rest, failed=failed)
-            return
-        # FAILED, or failures we cannot pin on a record: the rest's outcome is unknown.
-        retry: list[Batch] = []
-        if len(rest) == 1 and unmatched:
-            failed.append((rest[0], "; ".join(self._describe(f) for f in unmatched)))
-        elif len(rest) == 1:
-            op = rest[0]
-            op.failed_attempts += 1
-            if op.failed_attempts >= self.settings.max_task_attempts:
-                failed.append(
+                out.again += self._halves(batch)
+            return out
+        status = result.status
+        assert status is not None
+        items = [ItemIds(t.op.key, frozenset(filter(None, [t.csm_id]))) for t in tickets]
+        verdict = classify(status, items)
+        out.done = [tickets[i] for i in verdict.confirmed]
+        for i, reason in sorted(verdict.failed.items()):
+            ticket = tickets[i]
+            missing = verdict.missing_organizations.get(i)
+            if missing and ticket.org_retries < 1:
+                ticket.org_retries += 1
+                out.forgotten_org_ids.update(missing)
+                out.resolve_again.append(ticket)
+                summary.task("organization_ids_forgotten")
+            else:
+                out.failed.append((ticket, reason))
+        if len(verdict.unknown) == 1:
+            ticket = tickets[verdict.unknown[0]]
+            ticket.attempts += 1
+            if verdict.unmatched:
+                out.failed.append((ticket, "; ".join(verdict.unmatched)))
+            elif ticket.attempts >= self.settings.max_task_attempts:
+                out.failed.append(
                     (
-                        op,
-                        f"task ended {status.raw_status or 'FAILED'} without failure "
-                        f"detail, {op.failed_attempts} times",
+                        ticket,
+                        f"task ended {status.raw_status or 'FAILED'} without failure detail, "
+                        f"{ticket.attempts} times",
                     )
                 )
             else:
-                retry.append(Batch(batch.entity, [op], _new_salt()))
-        elif rest:
-            half = len(rest) // 2
-            retry += [
-                Batch(batch.entity, rest[:half], _new_salt()),
-                Batch(batch.entity, rest[half:], _new_salt()),
-            ]
-            self.summary.task("split")
-        self.summary.task("failed" if status.state == FAILED else "partially_unmatched")
-        self._settle_batch(
-            batch, task_id, status.raw_status, confirmed=[], failed=failed, retry=retry
-        )
+                out.again.append(Batch(batch.kind, [ticket]))
+        elif verdict.unknown:
+            out.again += self._halves(Batch(batch.kind, [tickets[i] for i in verdict.unknown]))
+        if verdict.unknown or verdict.unmatched:
+            summary.task("failed" if status.state != DONE else "partially_unmatched")
+        return out
 
-    def _rejected(self, batch: Batch, exc: RequestRejected) -> None:
-        """CSM refused the whole request (a 4xx): isolate the record that causes it."""
-        self.summary.task("rejected_requests")
-        if len(batch.ops) == 1:
-            reason = f"CSM refused the request: {exc}"
-            self._settle_batch(batch, None, None, confirmed=[], failed=[(batch.ops[0], reason)])
-            return
-        half = len(batch.ops) // 2
-        self.summary.task("split")
-        self._settle_batch(
-            batch,
-            None,
-            None,
-            confirmed=[],
-            failed=[],
-            retry=[
-                Batch(batch.entity, batch.ops[:half], _new_salt()),
-                Batch(batch.entity, batch.ops[half:], _new_salt()),
-            ],
-        )
+    def _halves(self, batch: Batch) -> list[Batch]:
+        self.records.summary.task("split")
+        half = len(batch.tickets) // 2
+        return [Batch(batch.kind, batch.tickets[:half]), Batch(batch.kind, batch.tickets[half:])]
 
-    def _settle_batch(
-        self,
-        batch: Batch,
-        task_id: str | None,
-        task_status: str | None,
-        *,
-        confirmed: list[Operation],
-        failed: list[tuple[Operation, str]],
-        retry: Iterable[Batch] = (),
-    ) -> None:
-        if not self.settings.dry_run:
-            self.ledger.mark_outcome(
-                task_id=task_id, task_status=task_status, confirmed=confirmed, failed=failed
-            )
-        for op, reason in failed:
-            self._dead_letter(op, reason, task_id)
-        with self._cv:
-            for again in reversed(list(retry)):
-                self.summary.task("resubmitted")
-                self._ready[batch.entity].appendleft(again)
-            for op in confirmed:
-                if not op.synthetic:
-                    self.summary.count(op.entity, "updated" if op.known else "created")
-                self.barrier.settle(op.seqs)
-                if op.entity == ORGANIZATION:
-                    self._after_org_confirmed(op)
-            for op, _ in failed:
-                self.barrier.settle(op.seqs)
-                if op.entity == ORGANIZATION:
-                    self._after_org_confirmed(op, failed=True)
-            for op in [*confirmed, *(op for op, _ in failed)]:
-                self._release(op)
-        self.barrier.maybe_emit()
-
-    def _dead_letter(self, op: Operation, reason: str, task_id: str | None) -> None:
-        if not op.synthetic:
-            self.summary.count(op.entity, "failed")
-        self.dead_letters.write(
-            reason=reason,
-            stream=op.stream,
-            record=op.record,
-            source_id=op.source_id,
-            entity=op.entity,
-            identity=op.identity,
-            task_id=task_id,
-        )
-
-    def _warn(self, op: Operation, reason: str) -> None:
-        self.summary.warnings += 1
-        self.dead_letters.write(
-            reason=reason,
-            stream=op.stream,
-            record=op.record,
-            source_id=op.source_id,
-            entity=op.entity,
-            identity=op.identity,
-            severity="warning",
-        )
-
-    def _after_org_confirmed(self, op: Operation, *, failed: bool = False) -> None:
-        """An organization settled: look its id up for the customers waiting on it."""
-        lookup = self._lookups.get(op.key)
-        if lookup is None:
-            lookup = self._lookups[op.key] = _Lookup(op.identity)
-        lookup.confirmed_by_us = not failed
-        lookup.not_before = 0.0
+    def _apply(self, judgement: _Judgement, task_id: str | None) -> None:
+        """Move each ticket as the judgement says (caller holds the lock)."""
+        for org_id in judgement.forgotten_org_ids:
+            for name_key in self.directory.forget_org_id(org_id):
+                self.directory.not_in_ledger.add(name_key)
+                self.directory.tried_creating.discard(name_key)
+        for ticket in judgement.done:
+            self._phase_done(ticket)
+        for ticket, reason in judgement.failed:
+            self._finish(ticket, FAILED, reason, task_id)
+        for again in reversed(judgement.again):
+            self.records.summary.task("resubmitted")
+            for ticket in again.tickets:
+                ticket.submission = None
+                self.flow.move(ticket, BUFFERED)
+            self.batcher.requeue(again)
+        for ticket in judgement.resolve_again:
+            ticket.submission = None
+            self._route(ticket)
         self._cv.notify_all()
+        self.records.barrier.maybe_emit()
 
     # ============================================================== control lane
-    def _control_lane(self) -> None:
-        self._serve(self._next_control_job)
-
-    def _due_lookups(self, *, ignore_time: bool = False) -> list[str]:
-        now = time.monotonic()
-        return [
-            k
-            for k, lookup in self._lookups.items()
-            if (ignore_time or lookup.not_before <= now) and (ORGANIZATION, k) not in self._active
-        ]
-
-    def _next_control_job(self) -> Callable[[], None] | None:
+    def _next_lookup_job(self) -> Callable[[], None] | None:
         with self._cv:
             while True:
-                if self._stopping or self._fatal is not None:
+                if self.lanes.stopping or self.lanes.fatal is not None:
                     return None
-                if self._recovered_tasks:
-                    task = self._recovered_tasks.popleft()
-                    self._busy_lanes += 1
-                    return lambda: self._follow_recovered(task)
-                due = self._due_lookups()
-                if due:
-                    names = due[:ORGANIZATION_FETCH_MAX]
-                    self._busy_lanes += 1
-                    return lambda: self._lookup(names)
-                if self._finishing and self._idle():
+                busy = {key for entity, key in self.flow.live if entity == ORGANIZATION}
+                busy = {k for k in busy if self.flow.live[(ORGANIZATION, k)].state != WAITING}
+                names = self.directory.due(self.directory.org_lookups, busy=busy)
+                if names:
+                    self.lanes.busy += 1
+                    chosen = names[:ORGANIZATION_FETCH_MAX]
+                    return lambda: self._look_up_organizations(chosen)
+                emails = self.directory.due(self.directory.customer_lookups)
+                if emails:
+                    self.lanes.busy += 1
+                    chosen_emails = emails[:CUSTOMER_FETCH_MAX]
+                    return lambda: self._look_up_customers(chosen_emails)
+                if self.lanes.finishing and self._idle():
                     return None
-                self._cv.wait(0.5)
+                due_at = self.directory.next_due_at()
+                wait = 1.0 if due_at is None else max(0.01, min(1.0, due_at - time.monotonic()))
+                self._cv.wait(wait)
 
-    def _lookup(self, name_keys: list[str]) -> None:
+    def _look_up_organizations(self, name_keys: list[str]) -> None:
         with self._cv:
-            spellings = {k: self._lookups[k].spelling for k in name_keys if k in self._lookups}
+            spellings = {
+                k: self.directory.org_lookups[k].spelling
+                for k in name_keys
+                if k in self.directory.org_lookups
+            }
         if self.settings.dry_run:
-            found: dict[str, str] = {k: f"dry-run:{k}" for k in spellings}
+            found = {k: f"dry-run:{k}" for k in spellings}
         else:
             results = self.client.fetch_organizations(list(spellings.values()))
-            found = {str(r["name"]).casefold(): str(r["id"]) for r in results if r.get("name")}
-            self.ledger.set_organization_ids(
-                (str(r["name"]), str(r["id"])) for r in results if r.get("name")
-            )
+            named = [(str(r["name"]), str(r["id"])) for r in results if r.get("name")]
+            found = {name.casefold(): csm_id for name, csm_id in named}
+            self.ledger.set_organization_ids(named)
         with self._cv:
             for name_key in spellings:
-                lookup = self._lookups.get(name_key)
+                lookup = self.directory.org_lookups.get(name_key)
                 if lookup is None:
                     continue
-                org_id = found.get(name_key)
-                if org_id is not None:
-                    del self._lookups[name_key]
-                    self._org_ids[name_key] = org_id
-                    for op in self._waiting_name.pop(name_key, []):
-                        if org_id not in op.org_ids:
-                            op.org_ids.append(org_id)
-                        self._ref_done(op)
-                    continue
-                self._not_found(name_key, lookup)
+                if name_key in found:
+                    del self.directory.org_lookups[name_key]
+                    self.directory.org_ids[name_key] = found[name_key]
+                    self._met(org_need(name_key))
+                else:
+                    self._not_found(name_key, lookup)
             self._cv.notify_all()
 
-    def _not_found(self, name_key: str, lookup: _Lookup) -> None:
-        waiting = self._waiting_name.get(name_key, [])
-        if not waiting:
-            del self._lookups[name_key]
+    def _not_found(self, name_key: str, lookup: Lookup) -> None:
+        if not self.needs.waiting_on(org_need(name_key)):
+            del self.directory.org_lookups[name_key]
             return
         lookup.attempts += 1
         if lookup.confirmed_by_us and lookup.attempts < self.settings.org_lookup_attempts:
             # Created by us a moment ago: CSM may not list it yet.
             lookup.not_before = time.monotonic() + min(30.0, 0.5 * 2**lookup.attempts)
             return
+        del self.directory.org_lookups[name_key]
         if (
             self.settings.create_missing_organizations
-            and name_key not in self._synthetic_tried
+            and name_key not in self.directory.tried_creating
             and not lookup.confirmed_by_us
         ):
-            self._synthetic_tried.add(name_key)
-            del self._lookups[name_key]
-            self.summary.task("organizations_created_for_references")
-            self._admit(
-                Operation(
-                    entity=ORGANIZATION,
-                    identity=lookup.spelling,
-                    stream=SYNTHETIC_STREAM,
-                    synthetic=True,
-                )
+            self.directory.tried_creating.add(name_key)
+            self.records.summary.task("organizations_created_for_references")
+            self._enter(
+                Operation(ORGANIZATION, lookup.spelling, REFERENCED_STREAM, origin=REFERENCED)
             )
             return
-        del self._lookups[name_key]
-        why = (
+        self.directory.orgs_missing[name_key] = (
             "was not found and create_missing_organizations is off"
             if not self.settings.create_missing_organizations
             else "could not be created or found"
         )
-        for op in self._waiting_name.pop(name_key, []):
-            self._warn(op, f"organization {lookup.spelling!r} {why}: loaded without it")
-            self._ref_done(op)
+        self._met(org_need(name_key))
 
-    def _follow_recovered(self, task: PendingTask) -> None:
-        started = time.monotonic()
-        while True:
-            try:
-                status = self.client.task(task.task_id)
-            except NotFoundError:
-                status = TaskStatus(task.task_id, FAILED, "NOT_FOUND")
-            if status.state != RUNNING:
-                break
-            if time.monotonic() - started > self.settings.task_timeout_seconds:
-                status = TaskStatus(task.task_id, FAILED, "TIMED_OUT")
-                break
-            if self.client.stop_event.wait(2.0):
-                return
-        self.summary.task("recovered_polled")
-        failed_keys: dict[str, str] = {}
-        unknown = status.state == FAILED
-        for failure in status.failures:
-            key = (failure.entity_id or "").casefold()
-            if key in task.items:
-                failed_keys[key] = self._describe(failure)
-            else:
-                unknown = True
-        self.ledger.close_task(task.task_id, status.raw_status or "UNKNOWN")
+    def _look_up_customers(self, keys: list[str]) -> None:
         with self._cv:
-            waiters = {op.key: op for op in self._recovered_waiters.pop(task.task_id, [])}
-            for key in task.items:
-                ek = (task.entity, key)
-                self._recovered.pop(ek, None)
-                op = waiters.pop(key, None)
-                if key in failed_keys:
-                    outcome = "failed"
-                elif unknown:
-                    outcome = "unknown"
+            emails = {
+                k: self.directory.customer_lookups[k].spelling
+                for k in keys
+                if k in self.directory.customer_lookups
+            }
+        if self.settings.dry_run:
+            found = {k: f"dry-run:{k}" for k in emails}
+        else:
+            found = self.client.find_customer_ids(list(emails.values()))
+            self.ledger.set_customer_ids(found.items())
+        with self._cv:
+            for key in emails:
+                self.directory.customer_lookups.pop(key, None)
+                if key in found:
+                    self.directory.customer_ids[key] = found[key]
                 else:
-                    outcome = "confirmed"
-                self._finish_recovered(ek, op, outcome, failed_keys.get(key, ""), task.task_id)
+                    self.directory.customers_missing.add(key)
+                self._met(customer_need(key))
             self._cv.notify_all()
 
-    def _finish_recovered(
-        self, ek: EntityKey, op: Operation | None, outcome: str, reason: str, task_id: str
-    ) -> None:
-        """Settle one record of a task an earlier run left in flight."""
-        if op is None:
-            # The record did not come again in this run: keep what we learnt for next time.
-            if outcome == "confirmed":
-                self.ledger.set_status(ek[0], ek[1], CONFIRMED)
-            else:
-                why = reason or "outcome unknown (task ended FAILED): resent when read again"
-                self.ledger.set_status(ek[0], ek[1], "failed", why)
-                if outcome == "failed":
-                    self.dead_letters.write(
-                        reason=reason, stream=None, entity=ek[0], identity=ek[1], task_id=task_id
-                    )
-            self._active.pop(ek, None)
-            for parked in self._parked.pop(ek, []):
-                self._admit(parked)
-            return
-        if outcome == "unknown":
-            self._active.pop(ek, None)
-            self._admit(op)  # its outcome is unknown: send it again
-            return
-        self.summary.task("records_settled_from_earlier_run")
-        confirmed = [op] if outcome == "confirmed" else []
-        failed = [(op, reason)] if outcome == "failed" else []
-        self._active[ek] = 1  # _settle_batch releases it and re-admits what is parked
-        self._settle_batch(
-            Batch(op.entity, [op]), task_id, None, confirmed=confirmed, failed=failed
-        )  # the condition's lock is re-entrant
+    # ================================================================== recovery
+    def _resume_open_submissions(self) -> None:
+        """Submissions an earlier run left open are settled before anything newer is sent."""
+        for open_ in self.ledger.open_submissions():
+            tickets: list[Ticket] = []
+            for key in open_.keys:
+                row = open_.rows.get(key)
+                if row is None or not row.payload or row.submission != open_.key:
+                    continue
+                op = Operation.from_semantic(
+                    open_.entity, row.semantic() or {}, stream=row.stream or "",
+                    source_id=row.source_id,
+                )  # fmt: skip
+                phases = [CLEAR, UPSERT] if open_.phase == CLEAR else [UPSERT]
+                ticket = Ticket(
+                    op, phases=phases, known=row.confirmed_payload is not None,
+                    csm_id=row.csm_id, submission=open_.key,
+                )  # fmt: skip
+                self.flow.move(ticket, IN_FLIGHT)
+                tickets.append(ticket)
+            if len(tickets) != len(open_.keys) or (open_.body is None and open_.task_id is None):
+                # Not replayable as it was sent: poll nothing, send its records again when read.
+                for ticket in tickets:
+                    self.flow.move(ticket, ENDED)
+                self.ledger.mark_unknown(
+                    open_.entity, open_.keys, "outcome unknown (an earlier run stopped)"
+                )
+                self.ledger.end_submission(open_.key)
+                continue
+            self.logger.info(
+                "Taking up submission %s (%d %s records) that an earlier run left %s.",
+                open_.key,
+                len(tickets),
+                open_.entity,
+                f"in task {open_.task_id}" if open_.task_id else "before CSM answered",
+            )
+            sub = Submission(
+                open_.endpoint, open_.body or b"", open_.entity, len(tickets), key=open_.key,
+                task_id=open_.task_id,
+            )  # fmt: skip
+            self._resumed.append((Batch((open_.entity, open_.phase), tickets), sub))
+            self.records.summary.task("resumed_from_ledger")
 
 
 __all__ = ["Batch", "OrgRef", "Pipeline", "PipelineSettings"]

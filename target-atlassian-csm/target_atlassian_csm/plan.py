@@ -126,8 +126,11 @@ class RunPlan:
                 f"    {entity}s: {would}create {counts.get('created', 0)}, "
                 f"{would}update {counts.get('updated', 0)}, "
                 f"unchanged {counts.get('unchanged', 0)}, merged {counts.get('merged', 0)}, "
-                f"skipped {counts.get('skipped', 0)}, {would}fail {counts.get('failed', 0)}"
+                f"skipped {counts.get('skipped', 0)}, rejected {counts.get('rejected', 0)}, "
+                f"{would}fail {counts.get('failed', 0)}"
             )
+        if dry_run:
+            lines.append("  STATE: none passed on (a dry run moves no bookmark)")
         with self._lock:
             failing = {e: c for e, c in self.failures.items() if c}
             if failing:

@@ -121,6 +121,7 @@ class Held:
     seq: int
     line: int | None
     problem: str | None
+    repairs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -506,7 +507,7 @@ class Provisioner:
         runtime = self._runtime()
         definitions = [FieldDef.build(c.name, c.csm_type, c.option_names) for c in fits]
         if definitions and not self.settings.dry_run:
-            create_definitions(runtime.client, entity, definitions, logger=self.logger)
+            create_definitions(runtime.pipeline.runner, entity, definitions, logger=self.logger)
             runtime.summary.fields_created(entity, len(definitions))
             fresh = runtime.refresh_catalog(entity)
             missing = [d.name for d in definitions if fresh.get(d.name) is None]

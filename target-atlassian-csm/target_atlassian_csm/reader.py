@@ -1,46 +1,99 @@
-"""A Singer message reader that counts lines and survives malformed ones.
+r"""A Singer message reader that counts lines and survives malformed ones.
 
-A line that is not JSON, is not a message object, lacks the keys its type needs, has an
-unknown type, or is a RECORD of a stream whose SCHEMA has not come yet, is written to the
-dead-letter file with its line number and skipped, instead of ending the run: one garbled
-line must not lose the good records around it, and the SDK would otherwise stop on it with
-a message that names neither the line nor the record. The line counter also lets every
-dead-letter entry name the input line of its record.
+A line that is not UTF-8, not JSON, not a message object (``null`` included), lacks the keys
+its type needs, has an unknown type, or is a RECORD of a stream whose SCHEMA has not come
+yet, is written to the dead-letter file with its line number and skipped, instead of ending
+the run: one garbled line must not lose the good records around it, and the SDK would
+otherwise stop on it with a message that names neither the line nor the record. A UTF-8
+byte-order mark before the first line is ignored.
+
+**Repair rule.** JSON may escape a lone UTF-16 surrogate (``"\\ud800"``): it parses, but no
+UTF-8 text can carry it, so the request body could never be built. Each lone surrogate in a
+message is replaced by U+FFFD (the replacement character) and the record is loaded with a
+warning naming the fields repaired (:attr:`CountingReader.repairs`).
 """
 
 from __future__ import annotations
 
+import io
+import re
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.singerlib.json import deserialize_json
 
 MALFORMED = "_MALFORMED_LINE"
 KNOWN_TYPES = frozenset({"RECORD", "SCHEMA", "STATE", "ACTIVATE_VERSION", "BATCH"})
+BOM = "\ufeff"
+#: Bytes that are not UTF-8 arrive as lone surrogates U+DC80..U+DCFF (``surrogateescape``).
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+#: A JSON escape of a surrogate: only then can a parsed string hold a lone one.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def _repair(value: Any, path: str, repaired: list[str]) -> Any:
+    """``value`` with lone surrogates replaced; the paths changed are added to ``repaired``."""
+    if isinstance(value, str):
+        if _LONE_SURROGATE.search(value):
+            repaired.append(path or "(value)")
+            return _LONE_SURROGATE.sub(REPLACEMENT, value)
+        return value
+    if isinstance(value, dict):
+        return {
+            _repair(k, path, repaired) if isinstance(k, str) else k: _repair(
+                v, f"{path}.{k}" if path else str(k), repaired
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_repair(v, f"{path}[{i}]", repaired) for i, v in enumerate(value)]
+    return value
 
 
 class CountingReader(SimpleSingerReader):
-    """SimpleSingerReader plus a line counter and a hook for malformed lines."""
+    """SimpleSingerReader plus a line counter, a hook for malformed lines, and repairs."""
 
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
         self.on_malformed: Callable[[int, str, str], None] | None = None
+        #: Fields of the last message whose lone surrogates were replaced (see module doc).
+        self.repairs: list[str] = []
         self._streams_with_schema: set[str] = set()
+
+    @property
+    def default_input(self) -> IO[str]:  # type: ignore[override]
+        """Standard input decoded leniently: undecodable bytes are reported, not fatal."""
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
 
     def deserialize_json(self, line: str) -> dict:
         """Parse one line; a malformed one becomes a marker message."""
         self.line_number += 1
+        self.repairs = []
+        if line.startswith(BOM):
+            line = line[1:]
+        bad = _UNDECODABLE.search(line)
+        if bad is not None:
+            self._report(
+                line, f"the line is not UTF-8 (undecodable byte at character {bad.start()})"
+            )
+            return {"type": MALFORMED}
         try:
             parsed = deserialize_json(line) if line.strip() else None
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, an invalid number
             self._report(line, f"malformed JSON: {exc}")
             return {"type": MALFORMED}
         if not isinstance(parsed, dict):
-            if parsed is not None:
+            if line.strip():
                 self._report(line, "line is JSON but not a message object")
             return {"type": MALFORMED}
+        if _ESCAPED_SURROGATE.search(line):
+            parsed = _repair(parsed, "", self.repairs)
+            self.repairs = [p.removeprefix("record.") for p in self.repairs]
         problem = self._problem(parsed)
         if problem is not None:
             self._report(line, problem)
@@ -80,8 +133,8 @@ class CountingReader(SimpleSingerReader):
 
 
 def truncate(line: str, limit: int = 2000) -> str:
-    """Keep dead-letter lines bounded."""
-    line = line.rstrip("\n")
+    """Keep dead-letter lines bounded, and writable (undecodable bytes as escapes)."""
+    line = line.rstrip("\n").encode("utf-8", "backslashreplace").decode("utf-8")
     return line if len(line) <= limit else line[:limit] + f"... ({len(line)} chars)"
 
 

@@ -1,11 +1,18 @@
-"""Everything one load needs, built from the settings: client, ledger, pipeline, catalogs.
+"""Everything one load needs, built from the settings before the first message is read.
 
-Built lazily on the first record or STATE, so ``--about`` and the SDK's CLI checks never
-touch the network or the disk.
+The run's records (summary, plan, dead letters, STATE barrier) are plain objects made first;
+then the pre-flight checks what would otherwise fail at the first record, minutes into a
+tap's run: the settings' bounds, the ledger's site, the credentials and the site's
+reachability (one cheap read of the detail fields, which the mapping needs anyway). A
+problem is one line saying what to check (:class:`PreflightError`), never a traceback.
+
+``--about`` and the SDK's CLI checks never build a runtime, so they touch neither the
+network nor the disk.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import uuid
@@ -14,26 +21,31 @@ from pathlib import Path
 from typing import Any
 
 from target_atlassian_csm.barrier import StateBarrier
-from target_atlassian_csm.client import CsmClient
+from target_atlassian_csm.client import CsmClient, CsmError, FatalApiError
 from target_atlassian_csm.deadletter import DeadLetters
 from target_atlassian_csm.fields import FieldCatalog
-from target_atlassian_csm.ledger import Ledger
+from target_atlassian_csm.ledger import CONFIRMED, Ledger, LedgerSiteMismatch
 from target_atlassian_csm.limits import (
     CUSTOMER_PROFILE_BULK_MAX,
     ORGANIZATION_PROFILE_BULK_MAX,
     TASK_CAP_GENEROUS,
 )
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION
+from target_atlassian_csm.outcomes import RunRecords
 from target_atlassian_csm.pipeline import Pipeline, PipelineSettings
 from target_atlassian_csm.plan import RunPlan
 from target_atlassian_csm.summary import RunSummary
+
+
+class PreflightError(RuntimeError):
+    """The run cannot start; the message says what to check (no traceback is shown)."""
 
 
 def _bounded(config: Mapping[str, Any], name: str, low: int, high: int) -> int:
     value = int(config[name])
     if not low <= value <= high:
         msg = f"{name} must be between {low} and {high} (CSM's limit), got {value}"
-        raise ValueError(msg)
+        raise PreflightError(msg)
     return value
 
 
@@ -45,32 +57,17 @@ class LoadRuntime:
     ) -> None:
         self.config = config
         self.logger = logger
-        self.barrier = barrier
         self.dry_run = bool(config.get("dry_run"))
         self.run_id = uuid.uuid4().hex
         self.summary = RunSummary()
         self.summary.dry_run = self.dry_run
+        self.summary.run_id = self.run_id
         self.plan = RunPlan()
-        self.client = CsmClient(
-            base_url=config["base_url"],
-            cloud_id=config["cloud_id"],
-            access_token=config.get("access_token"),
-            user_email=config.get("user_email"),
-            api_token=config.get("api_token"),
-            max_requests_per_second=float(config["max_requests_per_second"]),
-            timeout=float(config["request_timeout_seconds"]),
-            max_retries=int(config["max_retries"]),
-            summary=self.summary,
-            logger=logger,
-        )
-        site = f"{self.client.base_url}|{config['cloud_id']}"
-        ledger_path = Path(config["ledger_path"])
-        if self.dry_run:
-            # Read what earlier runs recorded, write nothing: work on a copy in memory.
-            self.ledger = Ledger.in_memory_copy(ledger_path, site=site, run_id=self.run_id)
-        else:
-            self.ledger = Ledger(ledger_path, site=site, run_id=self.run_id)
         self.dead_letters = DeadLetters(config["dead_letter_path"], enabled=not self.dry_run)
+        self.records = RunRecords(
+            summary=self.summary, plan=self.plan, dead_letters=self.dead_letters, barrier=barrier
+        )
+        self.barrier = barrier
         settings = PipelineSettings(
             batch_size={
                 CUSTOMER: _bounded(config, "customer_batch_size", 1, CUSTOMER_PROFILE_BULK_MAX),
@@ -81,21 +78,63 @@ class LoadRuntime:
             max_tasks_in_flight=_bounded(config, "max_tasks_in_flight", 1, TASK_CAP_GENEROUS),
             batch_max_wait_seconds=float(config["batch_max_wait_seconds"]),
             create_missing_organizations=bool(config["create_missing_organizations"]),
+            clear_empty_fields=config.get("empty_field_policy", "clear") == "clear",
             max_task_attempts=int(config["max_task_attempts"]),
             task_timeout_seconds=float(config["task_timeout_seconds"]),
             dry_run=self.dry_run,
         )
+        try:
+            self.client = CsmClient(
+                base_url=config["base_url"],
+                cloud_id=config["cloud_id"],
+                access_token=config.get("access_token"),
+                user_email=config.get("user_email"),
+                api_token=config.get("api_token"),
+                max_requests_per_second=float(config["max_requests_per_second"]),
+                timeout=float(config["request_timeout_seconds"]),
+                max_retries=int(config["max_retries"]),
+                summary=self.summary,
+                logger=logger,
+            )
+        except ValueError as exc:
+            raise PreflightError(str(exc)) from None
+        ledger_path = Path(config["ledger_path"])
+        site = str(config["cloud_id"])
+        try:
+            if self.dry_run:
+                # Read what earlier runs recorded, write nothing: work on a copy in memory.
+                self.ledger = Ledger.in_memory_copy(ledger_path, site=site, run_id=self.run_id)
+            else:
+                self.ledger = Ledger(ledger_path, site=site, run_id=self.run_id)
+        except LedgerSiteMismatch as exc:
+            raise PreflightError(str(exc)) from None
         self.pipeline = Pipeline(
             client=self.client,
             ledger=self.ledger,
-            dead_letters=self.dead_letters,
-            summary=self.summary,
-            barrier=barrier,
+            records=self.records,
             settings=settings,
             logger=logger,
         )
         self._catalogs: dict[str, FieldCatalog] = {}
         self._catalog_lock = threading.Lock()
+        self._closed = False
+
+    def preflight(self) -> None:
+        """Check the site before reading input: credentials, cloud id, reachability."""
+        try:
+            for entity in (CUSTOMER, ORGANIZATION):
+                self.catalog(entity)
+        except FatalApiError as exc:
+            self.ledger.close()
+            msg = f"CSM pre-flight failed: {exc}"
+            raise PreflightError(msg) from None
+        except CsmError as exc:
+            self.ledger.close()
+            msg = (
+                f"CSM pre-flight failed: {exc}: check cloud_id ({self.config['cloud_id']!r}) "
+                f"and base_url ({self.client.base_url})"
+            )
+            raise PreflightError(msg) from None
         self.pipeline.start()
 
     def catalog(self, entity: str) -> FieldCatalog:
@@ -122,8 +161,25 @@ class LoadRuntime:
         """End of input: wait for every record to settle."""
         self.pipeline.finish()
 
+    def _landed(self, entry: dict[str, Any]) -> bool:
+        """A dead-lettered record that has been confirmed since (by this run or a later one)."""
+        entity, identity = entry.get("entity"), entry.get("identity")
+        if entity not in (CUSTOMER, ORGANIZATION) or not identity:
+            return False
+        row = self.ledger.get(str(entity), str(identity).casefold())
+        if row is None or row.status != CONFIRMED or row.updated_at is None:
+            return False
+        try:
+            at = dt.datetime.fromisoformat(str(entry.get("at"))).timestamp()
+        except ValueError:
+            return False
+        return row.updated_at >= at
+
     def close(self, *, write_summary: bool = True) -> dict[str, Any]:
         """Stop the clock, report, close files; return the summary."""
+        if self._closed:
+            return self.summary.to_dict()
+        self._closed = True
         self.summary.warnings = self.dead_letters.warnings
         self.summary.state_messages = self.barrier.emitted
         self.summary.finish()
@@ -143,6 +199,7 @@ class LoadRuntime:
                 self.dead_letters.warnings,
                 where,
             )
+        self.dead_letters.compact(self._landed)
         self.dead_letters.close()
         self.ledger.close()
         return data

@@ -172,7 +172,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "field_metadata_buffer_records",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=100000,
         title="Records held for field metadata",
         description="With create_missing_fields: records held in memory while their "
@@ -181,7 +181,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "customer_batch_size",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=CUSTOMER_PROFILE_BULK_MAX),
         default=CUSTOMER_PROFILE_BULK_MAX,
         title="Customer batch size",
         description=f"Customers per bulk request (1-{CUSTOMER_PROFILE_BULK_MAX}, the "
@@ -189,14 +189,14 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "organization_batch_size",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=ORGANIZATION_PROFILE_BULK_MAX),
         default=ORGANIZATION_PROFILE_BULK_MAX,
         title="Organization batch size",
         description=f"Organizations per bulk request (1-{ORGANIZATION_PROFILE_BULK_MAX}).",
     ),
     th.Property(
         "max_tasks_in_flight",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=TASK_CAP_GENEROUS),
         default=5,
         title="Max tasks in flight",
         description="Bulk tasks kept running at once (CSM allows 5 or 10 unfinished "
@@ -204,28 +204,28 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_requests_per_second",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=10,
         title="Max requests per second",
         description="Client-side pacing of all requests; 429s are honoured on top.",
     ),
     th.Property(
         "batch_max_wait_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=2,
         title="Batch max wait (s)",
         description="Send a partly filled batch once its oldest record waited this long.",
     ),
     th.Property(
         "state_every_records",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=1000,
         title="STATE every N records",
         description="Emit the tap's STATE (when confirmed) after this many settled records...",
     ),
     th.Property(
         "state_every_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=30,
         title="STATE every T seconds",
         description="...or after this many seconds, whichever comes first.",
@@ -233,7 +233,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "ledger_path",
         th.StringType,
-        default=".csm/ledger.sqlite",
+        default=".meltano/csm/ledger.sqlite",
         title="Ledger path",
         description="SQLite ledger (source id <-> CSM id, payload hashes, tasks): makes "
         "resyncs skip unchanged records and restarts resume in-flight tasks. "
@@ -242,14 +242,16 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "dead_letter_path",
         th.StringType,
-        default=".csm/dead-letters.jsonl",
+        default=".meltano/csm/dead-letters.jsonl",
         title="Dead-letter path",
-        description="JSON Lines file of records that did not land, with the reason.",
+        description="JSON Lines file of records that did not land, with the reason: one "
+        "current entry per record. Holds personal data: the default is under .meltano/, which "
+        "the .gitignore of `meltano init` covers.",
     ),
     th.Property(
         "summary_path",
         th.StringType,
-        default=".csm/summary.json",
+        default=".meltano/csm/summary.json",
         title="Summary path",
         description="JSON file with the run summary.",
     ),
@@ -265,29 +267,54 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_failure_rate",
-        th.NumberType,
+        th.NumberType(minimum=0, maximum=1),
         default=0.05,
         title="Max failure rate",
-        description="Exit non-zero when dead-lettered records exceed this share of the "
-        "records attempted.",
+        description="Exit non-zero when an entity's failed records exceed this share of "
+        "its records attempted (records that can never load as they are, such as contacts "
+        "without email, are reported but not counted).",
+    ),
+    th.Property(
+        "failure_rate_min_records",
+        th.IntegerType(minimum=0),
+        default=20,
+        title="Failure rate minimum records",
+        description="max_failure_rate applies to an entity once this many of its records "
+        "were attempted: a few failures of a small incremental run are reported, not fatal.",
+    ),
+    th.Property(
+        "empty_field_policy",
+        th.StringType,
+        default="clear",
+        allowed_values=["clear", "keep"],
+        title="Empty field policy",
+        description="A mapped field the source leaves empty where CSM holds a value this "
+        "target loaded earlier: 'clear' it in CSM (details bulk DELETE), or 'keep' CSM's value.",
+    ),
+    th.Property(
+        "progress_interval_seconds",
+        th.NumberType(minimum=0),
+        default=15,
+        title="Progress interval (s)",
+        description="Log a progress line this often on long loads (0: never).",
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        th.IntegerType(minimum=0, maximum=100),
         default=8,
         title="Max retries",
         description="Retries of one request on connection errors, 429 and 5xx.",
     ),
     th.Property(
         "request_timeout_seconds",
-        th.NumberType,
+        th.NumberType(minimum=1),
         default=60,
         title="Request timeout (s)",
         description="Timeout of one HTTP request.",
     ),
     th.Property(
         "task_timeout_seconds",
-        th.NumberType,
+        th.NumberType(minimum=1),
         default=2400,
         title="Task timeout (s)",
         description="A task still running after this long is treated as failed and its "
@@ -295,7 +322,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_task_attempts",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=20),
         default=3,
         title="Max task attempts",
         description="Times one record is resubmitted alone after tasks ending FAILED "
@@ -303,10 +330,15 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "shutdown_grace_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=60,
         title="Shutdown grace (s)",
         description="On SIGTERM/SIGINT, how long to wait for tasks in flight before "
         "exiting (they are recovered from the ledger by the next run).",
     ),
 ).to_dict()
+
+#: Settings whose values are never printed, not even in an error about them.
+SECRET_SETTINGS = tuple(
+    name for name, prop in CONFIG_SCHEMA["properties"].items() if prop.get("secret")
+)

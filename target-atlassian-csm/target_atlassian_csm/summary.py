@@ -4,7 +4,9 @@ Counts are per entity. ``created`` means new to this target's ledger (CSM's UPSE
 say whether it created or matched a customer), ``updated`` means the ledger knew the record
 and its payload changed, ``unchanged`` means it was skipped because nothing changed,
 ``merged`` means it was folded into another record with the same email or name, ``skipped``
-means the mapping said not to load it (archived, deleted), ``failed`` means dead-lettered.
+means the mapping said not to load it (archived, deleted), ``rejected`` means it can never
+load as it is (no email, an invalid email, no name), ``failed`` means dead-lettered for any
+other reason. See :mod:`.outcomes`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from typing import Any
 
 from target_atlassian_csm.files import private_path
 
-ENTITY_COUNTS = ("received", "created", "updated", "unchanged", "merged", "skipped", "failed")
+ENTITY_COUNTS = (
+    "received",
+    "created",
+    "updated",
+    "unchanged",
+    "merged",
+    "skipped",
+    "rejected",
+    "failed",
+)
 
 
 class RunSummary:
@@ -41,6 +52,7 @@ class RunSummary:
         self.state_messages = 0
         self.elapsed: float | None = None
         self.dry_run = False
+        self.run_id = ""
 
     def count(self, entity: str, what: str, n: int = 1) -> None:
         """Add to an entity counter."""
@@ -71,19 +83,38 @@ class RunSummary:
         """Stop the clock."""
         self.elapsed = time.monotonic() - self._monotonic
 
-    def failure_rate(self) -> float:
-        """Failed over attempted (received minus skipped and merged)."""
+    def over_failure_bound(self, bound: float, min_records: int, where: str) -> list[str]:
+        """Per entity, why its failures make the run fail (empty: they do not).
+
+        Failed records count against records attempted (received, less skipped, merged and
+        rejected), once at least ``min_records`` were attempted: a few failures of a small
+        incremental run are reported, not fatal. Rejected records (no email...) are a
+        property of the source: they fail the run only when nothing else of the entity
+        could be loaded, which is a mapping that reads the wrong field.
+        """
+        out = []
         with self._lock:
-            failed = sum(c["failed"] for c in self.entities.values())
-            attempted = sum(
-                c["received"] - c["skipped"] - c["merged"] for c in self.entities.values()
-            )
-        return failed / attempted if attempted else 0.0
+            counts = {e: dict(c) for e, c in self.entities.items()}
+        for entity, c in counts.items():
+            rejected, failed = c.get("rejected", 0), c.get("failed", 0)
+            attempted = c.get("received", 0) - c.get("skipped", 0) - c.get("merged", 0) - rejected
+            if attempted >= min_records and failed / attempted > bound:
+                out.append(
+                    f"{failed} of {attempted} {entity} records failed ({failed / attempted:.1%}"
+                    f", bound max_failure_rate {bound:.1%}): see {where}."
+                )
+            elif rejected >= min_records and attempted <= 0:
+                out.append(
+                    f"All {rejected} {entity} records were rejected (no email or name): check "
+                    f"the mapping of their email / name; see {where}."
+                )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
         with self._lock:
             return {
+                "run_id": self.run_id,
                 "dry_run": self.dry_run,
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                 "elapsed_seconds": round(self.elapsed or time.monotonic() - self._monotonic, 3),

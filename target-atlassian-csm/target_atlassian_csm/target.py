@@ -1,36 +1,47 @@
 """target-atlassian-csm: the Singer target class.
 
-The SDK reads the messages and routes records to sinks; this class decides each stream's
-rule (preset or ``mapping`` setting), owns the STATE barrier (the tap's STATE goes out only
-once every record before it is confirmed by CSM or dead-lettered), and ends the run: waits
-for the pipeline, prints the summary, and exits non-zero when too many records failed.
+The SDK reads the messages and routes records to sinks; this class builds the run before the
+first message (settings checked, site reached: :mod:`.runtime`), decides each stream's rule
+(preset or ``mapping`` setting), owns the STATE barrier (the tap's STATE goes out only once
+every record before it has ended), and ends the run: waits for the pipeline, prints the
+summary, and exits non-zero when the run did not do its job (see :meth:`_verdict`).
+
+Expected problems (a setting, the site, the credentials, a field plan that cannot be carried
+out) end the run in one line naming what to check, with exit status 2 and no traceback.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import threading
-from collections import Counter
 from types import FrameType
 from typing import IO, Any
 
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import TARGET_VALIDATE_RECORDS_CONFIG
+from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 
 from target_atlassian_csm.barrier import StateBarrier
-from target_atlassian_csm.deadletter import DeadLetters
+from target_atlassian_csm.client import FatalApiError
 from target_atlassian_csm.definition_files import read_definition_files
 from target_atlassian_csm.mapping import IGNORE, StreamRule
 from target_atlassian_csm.presets import PRESETS
+from target_atlassian_csm.progress import ProgressReporter
 from target_atlassian_csm.provisioning import (
     Provisioner,
     ProvisioningError,
     ProvisioningSettings,
 )
 from target_atlassian_csm.reader import CountingReader, truncate
-from target_atlassian_csm.runtime import LoadRuntime
-from target_atlassian_csm.settings import CONFIG_SCHEMA
-from target_atlassian_csm.sinks import CsmSink, IgnoredSink, MetadataSink
+from target_atlassian_csm.runtime import LoadRuntime, PreflightError
+from target_atlassian_csm.settings import CONFIG_SCHEMA, SECRET_SETTINGS
+from target_atlassian_csm.sinks import ConfigurationError, CsmSink, IgnoredSink, MetadataSink
+
+#: Errors that end a run in one line (exit status 2).
+EXPECTED = (PreflightError, ConfigurationError, ProvisioningError, FatalApiError)
 
 
 class TargetAtlassianCSM(Target):
@@ -45,12 +56,14 @@ class TargetAtlassianCSM(Target):
         self._runtime: LoadRuntime | None = None
         self._rules: dict[str, StreamRule] = {}
         self._schemas: dict[str, dict[str, Any]] = {}
-        self._ignored: Counter[str] = Counter()
         self._stdout_lock = threading.Lock()
-        self._pending_malformed: list[tuple[int, str, str]] = []
+        self._mapped_streams: set[str] = set()
+        self._unmapped_streams: set[str] = set()  # ignored for want of a rule (not by choice)
+        self._progress: ProgressReporter | None = None
         self.provisioner: Provisioner | None = None
         self.plan_lines: list[str] = []
         super().__init__(*args, **kwargs)
+        self._warn_unknown_settings()
         provisioning = ProvisioningSettings.from_config(self.config)
         if provisioning.enabled:
             self.provisioner = Provisioner(provisioning, lambda: self.runtime, self.logger)
@@ -64,26 +77,64 @@ class TargetAtlassianCSM(Target):
             self.logger.warning(
                 "field_definitions is only read with create_missing_fields: true (ignored)"
             )
+        dry_run = bool(self.config.get("dry_run"))
         self.barrier = StateBarrier(
             self._write_state_message,
             every_records=int(self.config.get("state_every_records", 1000)),
             every_seconds=float(self.config.get("state_every_seconds", 30)),
+            # A dry run passes no STATE on: Meltano would store it and the real run after it
+            # would skip what the dry run only planned. Until a stream maps to CSM, none
+            # goes out either: a run that loads nothing must not move the bookmark.
+            silent=dry_run,
+            held=True,
         )
         if isinstance(self.message_reader, CountingReader):
             self.message_reader.on_malformed = self._malformed_line
 
+    # ------------------------------------------------------------------ settings
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """Only the SDK settings this target honours (stream maps, flattening, validation).
+
+        ``load_method``, ``batch_size_rows`` and ``add_record_metadata`` are left out: the
+        load is always an upsert, batches follow CSM's limits, and CSM has no place for the
+        SDK's metadata columns.
+        """
+        PluginBase.append_builtin_config.__func__(cls, config_jsonschema)  # type: ignore[attr-defined]
+        for name, prop in TARGET_VALIDATE_RECORDS_CONFIG["properties"].items():
+            config_jsonschema["properties"].setdefault(name, prop)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's validation, with secret values never repeated in a message."""
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            errors = [self._hide_secrets(e) for e in exc.errors]
+            raise ConfigValidationError(str(exc), errors=errors, schema=exc.schema) from None
+
+    def _hide_secrets(self, message: str) -> str:
+        for name in SECRET_SETTINGS:
+            value = self._config.get(name)
+            if f"config[{name!r}]" in message or (value is not None and str(value) in message):
+                return (
+                    f"setting {name!r} is not valid (it must be a non-empty string); "
+                    "its value is not shown because it is a secret"
+                )
+        return message
+
+    def _warn_unknown_settings(self) -> None:
+        known = set(self.config_jsonschema.get("properties", {}))
+        for name in sorted(set(self.config) - known):
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.logger.warning("Unknown setting %r is ignored%s.", name, hint)
+
     # ------------------------------------------------------------------ runtime
     @property
     def runtime(self) -> LoadRuntime:
-        """The load's client, ledger and pipeline (built on first use)."""
+        """The load's client, ledger and pipeline (built when the input starts)."""
         if self._runtime is None:
             self._runtime = LoadRuntime(self.config, self.barrier, self.logger)
-            for line, raw, reason in self._pending_malformed:
-                self._runtime.dead_letters.write(
-                    reason=reason, stream=None, line=line, record=truncate(raw)
-                )
-                self._runtime.summary.request("malformed_input_lines")
-            self._pending_malformed.clear()
         return self._runtime
 
     @property
@@ -92,24 +143,19 @@ class TargetAtlassianCSM(Target):
         reader = self.message_reader
         return reader.line_number if isinstance(reader, CountingReader) else None
 
+    @property
+    def repairs(self) -> list[str]:
+        """Fields of the current message the reader repaired (see :mod:`.reader`)."""
+        reader = self.message_reader
+        return list(reader.repairs) if isinstance(reader, CountingReader) else []
+
     def _malformed_line(self, line: int, raw: str, reason: str) -> None:
         self.logger.error(
             "Input line %d skipped: %s (written to the dead-letter file)", line, reason
         )
-        if self._runtime is None:
-            self._pending_malformed.append((line, raw, reason))
-        else:
-            self._runtime.dead_letters.write(
-                reason=reason, stream=None, line=line, record=truncate(raw)
-            )
-            self._runtime.summary.request("malformed_input_lines")
-
-    def ignored(self, stream: str) -> None:
-        """A record of an unmapped stream."""
-        if self._runtime is not None:
-            self._runtime.summary.ignored(stream)
-        else:
-            self._ignored[stream] += 1
+        runtime = self.runtime
+        runtime.dead_letters.write(reason=reason, stream=None, line=line, record=truncate(raw))
+        runtime.summary.request("malformed_input_lines")
 
     # ------------------------------------------------------------------- routing
     def rule_for(self, stream_name: str) -> StreamRule:
@@ -120,16 +166,19 @@ class TargetAtlassianCSM(Target):
         preset = PRESETS[self.config.get("mapping_preset", "auto")]
         overrides = (self.config.get("mapping") or {}).get(stream_name)
         base = preset.rule_for(stream_name, schema)
-        if overrides is not None:
-            rule = (
-                base.merged(overrides, stream_name)
-                if base
-                else StreamRule.from_config(stream_name, overrides)
-            )
-        elif base is not None:
-            rule = base
-        else:
-            rule = StreamRule(entity=IGNORE)
+        try:
+            if overrides is not None:
+                rule = (
+                    base.merged(overrides, stream_name)
+                    if base
+                    else StreamRule.from_config(stream_name, overrides)
+                )
+            else:
+                rule = base if base is not None else StreamRule(entity=IGNORE)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if rule.entity == IGNORE and overrides is None:
+            self._unmapped_streams.add(stream_name)
         if rule.entity == IGNORE:
             self.logger.info(
                 "Stream '%s' is not mapped to CSM: its records are counted and "
@@ -137,6 +186,9 @@ class TargetAtlassianCSM(Target):
                 stream_name,
                 stream_name,
             )
+        else:
+            self._mapped_streams.add(stream_name)
+            self.barrier.release_hold()
         self._rules[stream_name] = rule
         return rule
 
@@ -170,7 +222,7 @@ class TargetAtlassianCSM(Target):
 
     # --------------------------------------------------------------------- STATE
     def _process_state_message(self, message_dict: dict) -> None:
-        """Hold the tap's STATE until every record before it has settled."""
+        """Hold the tap's STATE until every record before it has ended."""
         self._assert_line_requires(message_dict, requires={"value"})
         self.barrier.offer(message_dict["value"])
         self.barrier.maybe_emit()
@@ -182,32 +234,50 @@ class TargetAtlassianCSM(Target):
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
-    # ------------------------------------------------------------------- the end
+    # ----------------------------------------------------------------- the run
     def listen(self, file_input: IO[str] | None = None) -> None:
-        """Read the input; a field plan that cannot be carried out ends the run with status 2."""
+        """Check the site, read the input, end the run (see the module docstring)."""
         try:
+            runtime = self.runtime
+            runtime.preflight()
+            self._progress = ProgressReporter(
+                float(self.config.get("progress_interval_seconds", 15)),
+                self._progress_snapshot,
+                self.logger,
+            )
+            self._progress.start()
             super().listen(file_input)
-        except ProvisioningError as exc:
-            self.logger.error("Field provisioning stopped the run: %s", exc)
-            if self._runtime is not None:
-                self._runtime.pipeline.stop(0)
-                self._runtime.close(write_summary=False)
-            raise SystemExit(2) from exc
+        except EXPECTED as exc:
+            self.logger.error("%s", exc)
+            self._abandon()
+            raise SystemExit(2) from None
+        finally:
+            if self._progress is not None:
+                self._progress.stop()
+
+    def _abandon(self) -> None:
+        """Stop what runs and close files, writing no summary (the run did not happen)."""
+        if self._runtime is not None:
+            self._runtime.pipeline.stop(0)
+            self._runtime.close(write_summary=False)
+
+    def _progress_snapshot(self) -> tuple[Any, Any, float | None]:
+        runtime = self.runtime
+        entities = runtime.summary.to_dict()["entities"]
+        pipeline = runtime.pipeline
+        allowed = None
+        customers = int(self.config["customer_batch_size"])
+        expected = pipeline.poll_schedule.expected("customer", customers)
+        if expected:
+            allowed = pipeline.settings.max_tasks_in_flight * customers / expected
+        return entities, pipeline.progress(), allowed
 
     def process_endofpipe(self) -> None:
-        """Wait for every record to settle, emit the last STATE, report."""
+        """Wait for every record to end, emit the last STATE, report, and judge the run."""
         if self.provisioner is not None:
             self.provisioner.finish_input()  # streams still waiting for metadata go now
         super().process_endofpipe()
-        if self._runtime is None:
-            self._dead_letter_pending_lines()
-            self.barrier.maybe_emit(force=True)
-            if self._ignored:
-                self.logger.info("No records for CSM; ignored: %s", dict(self._ignored))
-            return
-        runtime = self._runtime
-        for stream, count in self._ignored.items():
-            runtime.summary.ignored_streams[stream] += count
+        runtime = self.runtime
         try:
             runtime.finish()
         finally:
@@ -218,39 +288,47 @@ class TargetAtlassianCSM(Target):
                 self.plan_lines = runtime.plan.render(counts, dry_run=runtime.dry_run)
                 for line in self.plan_lines:
                     self.logger.info(line)
-            data = runtime.close()
-        rate = runtime.summary.failure_rate()
-        bound = float(self.config.get("max_failure_rate", 0.05))
-        if rate > bound:
-            self.logger.error(
-                "%.1f%% of the records failed (bound: %.1f%%): see %s. Exiting with an error.",
-                rate * 100,
-                bound * 100,
-                runtime.dead_letters.path,
-            )
+            problems = self._verdict(runtime)
+            if not problems:
+                self.barrier.release_hold()
+                self.barrier.maybe_emit(force=True)
+            runtime.summary.state_messages = self.barrier.emitted
+            runtime.close()
+        for problem in problems:
+            self.logger.error(problem)
+        if problems:
             raise SystemExit(2)
-        if data["dry_run"]:
-            self.logger.info("Dry run: nothing was sent to CSM.")
+        if runtime.dry_run:
+            self.logger.info(
+                "Dry run: nothing was sent to CSM, and no STATE was passed on (the tap's "
+                "bookmarks do not move)."
+            )
 
-    def _dead_letter_pending_lines(self) -> None:
-        """Input with bad lines and no record: the bad lines still reach the dead letters."""
-        if not self._pending_malformed:
-            return
-        dead = DeadLetters(self.config["dead_letter_path"], enabled=not self.config.get("dry_run"))
-        for line, raw, reason in self._pending_malformed:
-            dead.write(reason=reason, stream=None, line=line, record=truncate(raw))
-        dead.close()
-        self._pending_malformed.clear()
+    def _verdict(self, runtime: LoadRuntime) -> list[str]:
+        """Why the run did not do its job (empty: it did)."""
+        if not self._mapped_streams and self._unmapped_streams:
+            streams = ", ".join(sorted(self._unmapped_streams))
+            preset = self.config.get("mapping_preset", "auto")
+            return [
+                f"No stream maps to CSM (streams: {streams}; mapping_preset: {preset}): nothing "
+                "was loaded and no STATE was passed on. Set `mapping` for your streams or pick "
+                "the mapping_preset of your tap (see docs/target-atlassian-csm.md)."
+            ]
+        return runtime.summary.over_failure_bound(
+            float(self.config.get("max_failure_rate", 0.05)),
+            int(self.config.get("failure_rate_min_records", 20)),
+            str(runtime.dead_letters.path),
+        )
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
         """SIGTERM/SIGINT: send nothing new, let tasks in flight end, emit the STATE reached."""
         self.logger.warning("Received signal %d: stopping after the tasks in flight.", signum)
+        if self._progress is not None:
+            self._progress.stop()
         if self._runtime is not None:
             grace = float(self.config.get("shutdown_grace_seconds", 60))
             self._runtime.pipeline.stop(grace)
             self._runtime.close()
-        else:
-            self.barrier.maybe_emit(force=True)
         self.logger.warning("Stopped. Rerun to resume from the last STATE emitted.")
         sys.exit(1)
 

@@ -99,7 +99,14 @@ class KillSwitch:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
 
+    def _from_armed(self, request: Any) -> bool:
+        """The request comes from the armed process (the target names its pid in its
+        User-Agent): a late request of an attempt killed before must not count, nor fire."""
+        return self.pid is not None and f"pid {self.pid})" in request.headers.get("User-Agent", "")
+
     def _wrapped(self, request: Any) -> Any:
+        if not self._from_armed(request):
+            return self._route(request)
         point = self.point
         if point == "before_poll" and request.method == "GET" and "/tasks/" in request.path:
             task_id = request.path.rsplit("/", 1)[-1]
@@ -256,6 +263,9 @@ def crash_and_resume(
         report.attempts.append(attempt)
         if point is not None and attempt.killed is None:
             msg = f"kill {point}#{nth} did not happen (exit {attempt.returncode}):\n"
+            raise AssertionError(msg + attempt.stderr[-3000:])
+        if point is None and attempt.returncode != 0:
+            msg = f"the unarmed run ended with exit {attempt.returncode}, not 0:\n"
             raise AssertionError(msg + attempt.stderr[-3000:])
         if attempt.states:
             last_state = attempt.states[-1]

@@ -171,8 +171,8 @@ def test_random_streams_never_lose_a_good_record(csm_module, entries):
         assert sum(result.summary["ignored_streams"].values()) == want["ignored"]
 
 
-def test_a_crash_names_the_line(csm_module, tmp_path):
-    """A config error surfacing mid-stream still says which stream it is about."""
+def test_a_config_error_names_the_stream_in_one_line(csm_module, tmp_path, caplog):
+    """A mapping the site cannot take stops the run at the stream's SCHEMA, in one line."""
     lines = [
         schema_msg("customers", CUSTOMER_PROPS),
         record_msg("customers", {"id": "1", "email": "line@example.com"}),
@@ -180,9 +180,14 @@ def test_a_crash_names_the_line(csm_module, tmp_path):
     config = target_config(
         csm_module, tmp_path, mapping={"customers": {"details": {"No Such Field": "region"}}}
     )
-    with pytest.raises(ValueError, match="customers") as info:
-        run_target(config, lines)
-    assert "No Such Field" in str(info.value)
+    result = run_target(config, lines)
+    assert result.exit_code == 2
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "mapping.customers" in errors[0].getMessage()
+    assert "No Such Field" in errors[0].getMessage()
+    assert errors[0].exc_info is None  # no traceback for an expected error
+    assert result.states == []
 
 
 def test_dead_letter_lines_are_json_with_the_reason(csm_module, tmp_path):

@@ -11,7 +11,6 @@ from target_atlassian_csm.client import (
     RUNNING,
     check_base_url,
     encode_body,
-    idempotency_key,
     parse_task,
     retry_after_seconds,
 )
@@ -56,13 +55,15 @@ def test_guide_dialect_task():
     assert parse_task({"id": "t", "status": "SOMETHING_NEW"}, "t").state == RUNNING
 
 
-def test_idempotency_keys_follow_the_body_and_the_salt():
+def test_bodies_are_canonical_json():
     body = encode_body({"b": 1, "a": [1, 2]})
     assert body == encode_body({"a": [1, 2], "b": 1})
-    key = idempotency_key("customer/profile/bulk", body)
-    assert key == idempotency_key("customer/profile/bulk", body)
-    assert key != idempotency_key("organization/profile/bulk", body)
-    assert key != idempotency_key("customer/profile/bulk", body, "retry")
+
+
+def test_base_url_never_carries_or_echoes_credentials():
+    with pytest.raises(ValueError, match="must not carry credentials") as caught:
+        check_base_url("https://me%40x.io:s3cr3t-t0ken@api.atlassian.com")
+    assert "s3cr3t" not in str(caught.value)
 
 
 def test_https_is_required_off_loopback():

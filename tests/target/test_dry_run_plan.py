@@ -68,8 +68,9 @@ def test_dry_run_prints_the_plan_and_sends_no_post(empty_csm, tmp_path, caplog):
     assert "hubspot:contacts.cf_calc (number/calculation_equation): calculated" in text
     assert (
         "    customers: would create 1, would update 0, unchanged 0, merged 0, "
-        "skipped 0, would fail 2"
+        "skipped 0, rejected 1, would fail 1"
     ) in plan
+    assert "  STATE: none passed on (a dry run moves no bookmark)" in plan
     assert "    organizations: would create 1," in text
     assert "  would fail validation:" in plan
     assert "    customer: 1 x invalid email" in plan
@@ -112,7 +113,7 @@ def test_dry_run_after_a_load_plans_updates_from_the_ledger(empty_csm, tmp_path)
     assert "  detail fields would create: none" in plan
     assert (
         "    customers: would create 0, would update 1, unchanged 2, merged 0, "
-        "skipped 0, would fail 0"
+        "skipped 0, rejected 0, would fail 0"
     ) in plan
     assert any(line.startswith("    customer: 'Plan tier' SELECT <- zendesk:") for line in plan)
 

@@ -178,7 +178,7 @@ def test_singer_hubspot_contact_and_company_share_the_company_key() -> None:
     assert company.identity == "Acme"
     assert contact.display_name == "Ada L"
     assert contact.details == {"Job Title": ["CTO"]}
-    assert contact.org_refs[0].value == company.source_id == "5000001.0"
+    assert contact.org_refs[0].value == company.source_id == "5000001"
 
 
 def test_meltano_hubspot_maps_string_properties_and_skips_archived() -> None:
