@@ -4,7 +4,10 @@ The store knows identity and lookup rules, not request shapes: emails and organi
 names are matched case-insensitively (and are unique per site), field names exactly as
 defined. Customer ids are ``qm:<site uuid>:<uuid>`` and organization ids numeric strings
 (``"1"``, ``"2"``, ...), both deterministic in creation order so two runs of a test see the
-same ids. Memberships are kept on both sides, in insertion order, and only ever added.
+same ids; the id of a deleted record is never given again. Memberships are kept on both
+sides, in insertion order; deleting a record removes its memberships on the other side.
+A customer remembers when it was created (the end of the task that made it; seeded ones at
+time 0), for the Jira user search's findability delay.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Customer:
     display_name: str
     details: dict[str, list[str]] = field(default_factory=dict)
     organization_ids: dict[str, None] = field(default_factory=dict)
+    created_at: float = 0.0
 
 
 @dataclass
@@ -110,14 +114,22 @@ class Store:
         found = self._email_index.get(email.strip().casefold())
         return self.customers.get(found) if found else None
 
-    def create_customer(self, email: str, display_name: str) -> Customer:
+    def create_customer(self, email: str, display_name: str, *, at: float = 0.0) -> Customer:
         """Add a Customer Account; its id is derived from the site and a sequence number."""
         self._customer_seq += 1
         tail = uuid.uuid5(self.site_uuid, f"customer:{self._customer_seq}")
         customer = Customer(f"qm:{self.site_uuid}:{tail}", email.strip(), display_name)
+        customer.created_at = at
         self.customers[customer.id] = customer
         self._email_index[customer.email.casefold()] = customer.id
         return customer
+
+    def delete_customer(self, customer: Customer) -> None:
+        """Remove a customer, its detail values and its memberships."""
+        for organization_id in customer.organization_ids:
+            self.organizations[organization_id].customer_ids.pop(customer.id, None)
+        del self.customers[customer.id]
+        del self._email_index[customer.email.casefold()]
 
     # ----------------------------------------------------------- organizations
     def organization(self, organization_id: str) -> Organization | None:
@@ -137,10 +149,22 @@ class Store:
         self._name_index[organization.name.casefold()] = organization.id
         return organization
 
+    def delete_organization(self, organization: Organization) -> None:
+        """Remove an organization, its detail values and its memberships."""
+        for customer_id in organization.customer_ids:
+            self.customers[customer_id].organization_ids.pop(organization.id, None)
+        del self.organizations[organization.id]
+        del self._name_index[organization.name.casefold()]
+
     def associate(self, customer: Customer, organization: Organization) -> None:
-        """Make ``customer`` a member of ``organization`` (both sides; additive)."""
+        """Make ``customer`` a member of ``organization`` (both sides)."""
         customer.organization_ids[organization.id] = None
         organization.customer_ids[customer.id] = None
+
+    def dissociate(self, customer: Customer, organization: Organization) -> None:
+        """End ``customer``'s membership of ``organization`` (both sides)."""
+        customer.organization_ids.pop(organization.id, None)
+        organization.customer_ids.pop(customer.id, None)
 
     # ---------------------------------------------------------------- read-back
     def ordered_details(self, entity: str, details: dict[str, list[str]]) -> list[dict[str, Any]]:
