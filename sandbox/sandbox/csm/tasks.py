@@ -16,9 +16,9 @@ same instant are applied in random order, and the app draws each task's queue de
 slots. The draws come from a generator seeded by ``random_seed``: a run is repeatable.
 At equal times an end is processed before a start, so the freed slot is taken at once.
 
-Retention: a task that ended is forgotten ``task_retention_seconds`` after it was created
-(reference §3: "results are stored for up to 3 days"; counted from creation, the stricter
-end of "up to"); a task still running is never forgotten.
+Retention: a task is forgotten ``task_retention_seconds`` after it ended (reference §3:
+"results are stored for up to 3 days"; a result exists from the task's end); a task still
+running is never forgotten.
 """
 
 from __future__ import annotations
@@ -163,12 +163,12 @@ class TaskBoard:
         return sum(1 for t in self._active if now - t.created_at < timeout)
 
     def forget_ended(self, now: float, retention: float) -> int:
-        """Drop ended tasks created ``retention`` seconds or more before ``now``."""
+        """Drop tasks that ended ``retention`` seconds or more before ``now``."""
         gone = []
         for task_id, t in self.tasks.items():  # in creation order: stop at the first young one
             if now - t.created_at < retention:
                 break
-            if not t.active:
+            if t.ended_at is not None and now - t.ended_at >= retention:
                 gone.append(task_id)
         for task_id in gone:
             del self.tasks[task_id]
