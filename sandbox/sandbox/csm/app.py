@@ -15,19 +15,12 @@ Paths live under ``/jsm/csm/cloudid/{cloudId}/api/v1``, and Jira's user search u
    ``idempotency_retention_seconds``), structural validation (400, remembered under the
    key), the task cap (400, not remembered), then a new task and 202.
 
-Single-record endpoints answer at once, with no key: ``DELETE customer/account/{id}`` (Customer
-Accounts only: an id without the ``qm:`` prefix is answered ``account_other_ids_status``, 404
-by default as for ineligible accounts, §4) and ``DELETE organization/{id}`` answer 204 and
-remove the record with its details and memberships; the reads are in :mod:`sandbox.csm.reads`.
+The single-record endpoints (profile reads and fetches, deletes, Jira's user search) answer
+at once, with no key and no task: :mod:`sandbox.csm.records` (mixed in).
 
 Readings taken where the contract is silent: the limiter is checked before authentication
 (it counts all requests of the site, so unauthenticated floods are throttled too); creating a
-detail field answers 200 with ``{name, type}``; a delete answers 204 with no body;
-``organization/fetch``, the profile reads, the deletes and the user search do not need the
-experimental header (they are neither bulk nor task endpoints). Profiles have one shape
-wherever they are read (``GET .../profile/{id}`` and the profile fetches): customers
-``{id, email, displayName, details: [{name, values}], organizations: [{id, name}]}``,
-organizations ``{id, name, details, customers: [{id, email, displayName}]}``.
+detail field answers 200 with ``{name, type}``.
 
 Definitions bulk body (``POST {entity}/details/definitions/bulk``), as in reference §2.7:
 ``{"detailFields": [{"name": "Tier", "type": {"name": "SELECT", "options": ["A", "B"]}}]}``;
@@ -66,16 +59,7 @@ from sandbox.csm.idempotency import (
 from sandbox.csm.knobs import CHOICES, CSM_KNOBS
 from sandbox.csm.operations import Failure, Readings, apply_definitions, apply_item
 from sandbox.csm.ratelimit import SiteLimiter, budget_headers, retry_headers
-from sandbox.csm.reads import (
-    MAX_PROFILE_FETCH,
-    check_fetch,
-    check_lookup,
-    findable,
-    unique_by_id,
-    user_answer,
-    user_matches,
-    user_search_paging,
-)
+from sandbox.csm.records import RecordEndpoints, record_rules
 from sandbox.csm.seed import seed_store
 from sandbox.csm.store import Store
 from sandbox.csm.tasks import FAILED, FINISHED, Task, TaskBoard, submit_answer
@@ -89,9 +73,7 @@ from sandbox.csm.validate import (
 )
 
 API_PREFIX = "/jsm/csm/cloudid/<cloud_id>/api/v1"
-JIRA_PREFIXES = ("/ex/jira/<cloud_id>/rest/api/3", "/rest/api/3")
 CLOUD_RE = re.compile(r"^/(?:jsm/csm/cloudid|ex/jira)/([^/]+)/")
-CUSTOMER_ACCOUNT_PREFIX = "qm:"
 TASK_CAP_MESSAGE = "Maximum number of tasks reached"
 COUNTERS = (
     "submits",
@@ -114,7 +96,7 @@ COUNTERS = (
 )
 
 
-class CsmApp(SandboxApp):
+class CsmApp(SandboxApp, RecordEndpoints):
     """Atlassian Customer Service Management, as ``docs/csm-api-choices.md`` reads it."""
 
     name = "csm"
@@ -140,43 +122,8 @@ class CsmApp(SandboxApp):
         rules += [
             Rule(f"{API_PREFIX}/tasks/<task_id>", endpoint="task", methods=["GET"]),
             Rule(f"{API_PREFIX}/{entity}/details", endpoint="fields", methods=["GET", "POST"]),
-            Rule(f"{API_PREFIX}/organization/fetch", endpoint="fetch", methods=["POST"]),
-            Rule(
-                f"{API_PREFIX}/customer/profile/<customer_id>",
-                endpoint="customer_profile",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{API_PREFIX}/organization/profile/<organization_id>",
-                endpoint="organization_profile",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{API_PREFIX}/customer/profile/fetch",
-                endpoint="customer_profiles",
-                methods=["POST"],
-            ),
-            Rule(
-                f"{API_PREFIX}/organization/profile/fetch",
-                endpoint="organization_profiles",
-                methods=["POST"],
-            ),
-            Rule(
-                f"{API_PREFIX}/customer/account/<customer_id>",
-                endpoint="delete_customer",
-                methods=["DELETE"],
-            ),
-            Rule(
-                f"{API_PREFIX}/organization/<organization_id>",
-                endpoint="delete_organization",
-                methods=["DELETE"],
-            ),
         ]
-        rules += [
-            Rule(f"{prefix}/user/search", endpoint="user_search", methods=["GET"])
-            for prefix in JIRA_PREFIXES
-        ]
-        return rules
+        return [*rules, *record_rules(API_PREFIX)]
 
     def reset_state(self) -> None:
         """Forget every record, task, key and counter."""
@@ -451,106 +398,6 @@ class CsmApp(SandboxApp):
         created = self.store.add_field(entity, definition.name, definition.type, definition.options)
         api = created.to_api()
         return json_response({"name": api["name"], "type": api["type"]})
-
-    # ------------------------------------------------------------------ reads
-    def on_fetch(self, request: Request, cloud_id: str) -> Response:  # noqa: ARG002
-        """POST organization/fetch by ids and/or names; missing ones are left out."""
-        ids, names = check_fetch(self.json_body(request))
-        found = [self.store.organization(i) for i in ids]
-        found += [self.store.organization_by_name(n) for n in names]
-        results = [{"id": o.id, "name": o.name} for o in unique_by_id(found)]
-        return json_response({"results": results})
-
-    def on_customer_profile(
-        self,
-        request: Request,  # noqa: ARG002
-        cloud_id: str,  # noqa: ARG002
-        customer_id: str,
-    ) -> Response:
-        """GET customer/profile/{customerId}."""
-        customer = self.store.customer(customer_id)
-        if customer is None:
-            raise ApiError(404, f"Customer {customer_id} not found")
-        return json_response(self.store.customer_profile(customer))
-
-    def on_organization_profile(
-        self,
-        request: Request,  # noqa: ARG002
-        cloud_id: str,  # noqa: ARG002
-        organization_id: str,
-    ) -> Response:
-        """GET organization/profile/{organizationId}."""
-        organization = self.store.organization(organization_id)
-        if organization is None:
-            raise ApiError(404, f"Organization {organization_id} not found")
-        return json_response(self.store.organization_profile(organization))
-
-    def on_customer_profiles(self, request: Request, cloud_id: str) -> Response:  # noqa: ARG002
-        """POST customer/profile/fetch: up to 25 by ``customerIds`` (and ``emails``, knob)."""
-        keys = (
-            ("customerIds", "emails") if self.knobs["profile_fetch_by_email"] else ("customerIds",)
-        )
-        asked = check_lookup(self.json_body(request), keys, MAX_PROFILE_FETCH, "customer profiles")
-        found = [self.store.customer(i) for i in asked["customerIds"]]
-        found += [self.store.customer_by_email(e) for e in asked.get("emails", [])]
-        self.counters["profile_fetches"] += 1
-        results = [self.store.customer_profile(c) for c in unique_by_id(found)]
-        return json_response({"results": results})
-
-    def on_organization_profiles(self, request: Request, cloud_id: str) -> Response:  # noqa: ARG002
-        """POST organization/profile/fetch: up to 25 by ``organizationIds``."""
-        asked = check_lookup(
-            self.json_body(request),
-            ("organizationIds",),
-            MAX_PROFILE_FETCH,
-            "organization profiles",
-        )
-        found = [self.store.organization(i) for i in asked["organizationIds"]]
-        self.counters["profile_fetches"] += 1
-        results = [self.store.organization_profile(o) for o in unique_by_id(found)]
-        return json_response({"results": results})
-
-    def on_user_search(self, request: Request, cloud_id: str | None = None) -> Response:  # noqa: ARG002
-        """GET Jira's rest/api/3/user/search: customers by email or name prefix, or by id."""
-        query, account_id, start, size = user_search_paging(request.args)
-        now, delay = self.clock.now(), float(self.knobs["user_search_delay_seconds"])
-        mode = str(self.knobs["user_search_match"])
-        hits = [
-            c
-            for c in self.store.customers.values()
-            if findable(c, now, delay)
-            and (account_id is None or c.id == account_id)
-            and (not query or user_matches(c, query, mode))
-        ]
-        self.counters["user_searches"] += 1
-        return json_response([user_answer(c) for c in hits[start : start + size]])
-
-    # ---------------------------------------------------------------- deletes
-    def on_delete_customer(self, request: Request, cloud_id: str, customer_id: str) -> Response:  # noqa: ARG002
-        """DELETE customer/account/{customerId}: a Customer Account and all it holds."""
-        if not customer_id.startswith(CUSTOMER_ACCOUNT_PREFIX):
-            status = int(self.knobs["account_other_ids_status"])
-            raise ApiError(status, f"{customer_id} is not a Customer Account")
-        customer = self.store.customer(customer_id)
-        if customer is None:
-            raise ApiError(404, f"Customer {customer_id} not found")
-        self.store.delete_customer(customer)
-        self.counters["customers_deleted"] += 1
-        return Response(status=204)
-
-    def on_delete_organization(
-        self,
-        request: Request,  # noqa: ARG002
-        cloud_id: str,  # noqa: ARG002
-        organization_id: str,
-    ) -> Response:
-        """DELETE organization/{organizationId}: the organization and all it holds."""
-        organization = self.store.organization(organization_id)
-        if organization is None:
-            raise ApiError(404, f"Organization {organization_id} not found")
-        self.store.delete_organization(organization)
-        self.counters["organizations_deleted"] += 1
-        return Response(status=204)
 
     # ----------------------------------------------------------- test helpers
     def customer_by_email(self, email: str) -> dict[str, Any] | None:
