@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from sandbox.core import ManualClock
 from sandbox.core.app import ApiError
+from sandbox.csm import create_app
 from sandbox.csm.calls import (
     AUTH,
     CsmCalls,
@@ -306,3 +307,48 @@ def test_any_prefix_of_the_email_finds_it_and_only_the_whole_email_matches_exact
     assert user_matches(customer, f" {email.swapcase()} ", "exact")
     assert user_matches(customer, prefix, "exact") == (prefix == email)
     assert not user_matches(customer, f"x{email}", "exact")
+
+
+def test_a_renamed_customer_is_found_by_its_new_name_only(csm):
+    seed_site(csm)
+    assert search(csm, query="smith").json()[0]["emailAddress"] == "john@x.io"
+    csm.run("customer/profile/bulk", customers(profile("john@x.io", displayName="Bob Brown")))
+    assert [u["emailAddress"] for u in search(csm, query="bob").json()] == ["john@x.io"]
+    assert search(csm, query="smith").json() == []
+
+
+WORD = st.text("abcAB@.", min_size=1, max_size=4)
+
+
+@given(
+    people=st.lists(st.tuples(WORD, st.lists(WORD, max_size=2).map(" ".join)), max_size=30),
+    changes=st.lists(st.tuples(st.integers(0, 29), st.booleans(), WORD), max_size=20),
+    queries=st.lists(WORD, min_size=1, max_size=5),
+)
+def test_the_search_index_finds_what_a_full_scan_finds(people, changes, queries):
+    """Creates, renames and deletes in any order; lookups between them, as a site sees them."""
+    app = create_app(clock=ManualClock())
+    store = app.store
+    for n, (local, name) in enumerate(people):
+        if store.customer_by_email(f"{local}{n}@x.io") is None:
+            store.create_customer(f"{local}{n}@x.io", name)
+        if n % 7 == 0:
+            store.customers_with_prefix(queries[0].casefold())  # lookups along the way
+    for index, delete, name in changes:
+        records = list(store.customers.values())
+        if not records:
+            break
+        customer = records[index % len(records)]
+        if delete:
+            store.delete_customer(customer)
+        else:
+            store.rename_customer(customer, name)
+        store.customers_with_prefix(name.casefold())
+    for query in [*queries, *(name for _, _, name in changes)]:
+        indexed = [
+            c.id
+            for c in store.customers_with_prefix(query.casefold())
+            if user_matches(c, query, "prefix")
+        ]
+        scanned = [c.id for c in store.customers.values() if user_matches(c, query, "prefix")]
+        assert indexed == scanned

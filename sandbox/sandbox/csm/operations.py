@@ -208,7 +208,7 @@ def _apply_customer(
         email, payload.get("displayName") or email, at=readings.at
     )
     if existing is not None and payload.get("displayName"):
-        customer.display_name = payload["displayName"]
+        store.rename_customer(customer, payload["displayName"])
     _write_details(
         store, "customer", customer.details, _profile_details(details, readings.empty_values)
     )

@@ -142,13 +142,24 @@ class RecordEndpoints:
         mode = str(self.knobs["user_search_match"])
         hits = [
             c
-            for c in self.store.customers.values()
+            for c in self._user_candidates(query, account_id, mode)
             if findable(c, now, delay)
             and (account_id is None or c.id == account_id)
             and (not query or user_matches(c, query, mode))
         ]
         self.counters["user_searches"] += 1
         return json_response([user_answer(c) for c in hits[start : start + size]])
+
+    def _user_candidates(self, query: str | None, account_id: str | None, mode: str) -> list[Any]:
+        """The customers that may match, from the store's indexes (never a full scan)."""
+        if account_id is not None:
+            found = self.store.customer(account_id)
+            return [found] if found else []
+        wanted = (query or "").strip()
+        if mode == "exact":
+            found = self.store.customer_by_email(wanted)
+            return [found] if found else []
+        return self.store.customers_with_prefix(wanted.casefold())
 
     # ---------------------------------------------------------------- deletes
     def on_delete_customer(
