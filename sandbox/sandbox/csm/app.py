@@ -1,7 +1,8 @@
 """The CSM sandbox app: routes, authentication, required headers, rate limits, idempotency.
 
-Paths live under ``/jsm/csm/cloudid/{cloudId}/api/v1``; another cloudId is a 404. What each
-request goes through, in order:
+Paths live under ``/jsm/csm/cloudid/{cloudId}/api/v1``, and Jira's user search under
+``/ex/jira/{cloudId}/rest/api/3`` (or ``/rest/api/3`` on a site URL); another cloudId is a
+404. What each request goes through, in order:
 
 1. the site's burst limiter counts every API request, refused or not (429 with
    ``Retry-After`` and ``RateLimit-Reason``), and every API response gets the
@@ -10,14 +11,16 @@ request goes through, in order:
    else 401; then tasks are moved forward to the clock's now; then the cloudId (404);
 3. bulk and task endpoints: ``X-ExperimentalApi: opt-in`` (exactly) unless
    ``experimental_header_required`` is off, else 412;
-4. bulk endpoints: ``Idempotency-Key`` (400 when missing), replay or clash, structural
-   validation (400, remembered under the key), the task cap (400, not remembered), then
-   a new task and 202.
+4. bulk endpoints: ``Idempotency-Key`` (400 when missing), replay or clash (keys are kept
+   ``idempotency_retention_seconds``), structural validation (400, remembered under the
+   key), the task cap (400, not remembered), then a new task and 202.
+
+The single-record endpoints (profile reads and fetches, deletes, Jira's user search) answer
+at once, with no key and no task: :mod:`sandbox.csm.records` (mixed in).
 
 Readings taken where the contract is silent: the limiter is checked before authentication
 (it counts all requests of the site, so unauthenticated floods are throttled too); creating a
-detail field answers 200 with ``{name, type}``; ``organization/fetch`` and the profile reads do
-not need the experimental header (they are neither bulk nor task endpoints).
+detail field answers 200 with ``{name, type}``.
 
 Definitions bulk body (``POST {entity}/details/definitions/bulk``), as in reference §2.7:
 ``{"detailFields": [{"name": "Tier", "type": {"name": "SELECT", "options": ["A", "B"]}}]}``;
@@ -53,12 +56,13 @@ from sandbox.csm.idempotency import (
     Outcome,
     fingerprint,
 )
-from sandbox.csm.knobs import CSM_KNOBS, DIALECTS
-from sandbox.csm.operations import Failure, apply_definitions, apply_item
+from sandbox.csm.knobs import CHOICES, CSM_KNOBS
+from sandbox.csm.operations import Failure, Readings, apply_definitions, apply_item
 from sandbox.csm.ratelimit import SiteLimiter, budget_headers, retry_headers
+from sandbox.csm.records import RecordEndpoints, record_rules
 from sandbox.csm.seed import seed_store
 from sandbox.csm.store import Store
-from sandbox.csm.tasks import FAILED, FINISHED, Task, TaskBoard
+from sandbox.csm.tasks import FAILED, FINISHED, Task, TaskBoard, submit_answer
 from sandbox.csm.validate import (
     BULK_SPECS,
     MAX_FIELDS_PER_ENTITY,
@@ -66,11 +70,10 @@ from sandbox.csm.validate import (
     check_bulk,
     check_definition,
     check_definitions,
-    check_fetch,
 )
 
 API_PREFIX = "/jsm/csm/cloudid/<cloud_id>/api/v1"
-CLOUD_RE = re.compile(r"^/jsm/csm/cloudid/([^/]+)/")
+CLOUD_RE = re.compile(r"^/(?:jsm/csm/cloudid|ex/jira)/([^/]+)/")
 TASK_CAP_MESSAGE = "Maximum number of tasks reached"
 COUNTERS = (
     "submits",
@@ -86,10 +89,14 @@ COUNTERS = (
     "tasks_finished",
     "tasks_failed",
     "items_failed",
+    "customers_deleted",
+    "organizations_deleted",
+    "profile_fetches",
+    "user_searches",
 )
 
 
-class CsmApp(SandboxApp):
+class CsmApp(SandboxApp, RecordEndpoints):
     """Atlassian Customer Service Management, as ``docs/csm-api-choices.md`` reads it."""
 
     name = "csm"
@@ -115,19 +122,8 @@ class CsmApp(SandboxApp):
         rules += [
             Rule(f"{API_PREFIX}/tasks/<task_id>", endpoint="task", methods=["GET"]),
             Rule(f"{API_PREFIX}/{entity}/details", endpoint="fields", methods=["GET", "POST"]),
-            Rule(f"{API_PREFIX}/organization/fetch", endpoint="fetch", methods=["POST"]),
-            Rule(
-                f"{API_PREFIX}/customer/profile/<customer_id>",
-                endpoint="customer_profile",
-                methods=["GET"],
-            ),
-            Rule(
-                f"{API_PREFIX}/organization/profile/<organization_id>",
-                endpoint="organization_profile",
-                methods=["GET"],
-            ),
         ]
-        return rules
+        return [*rules, *record_rules(API_PREFIX)]
 
     def reset_state(self) -> None:
         """Forget every record, task, key and counter."""
@@ -137,13 +133,16 @@ class CsmApp(SandboxApp):
         self.limiter = SiteLimiter(self.clock)
         self._rng_seed = self.knobs["random_seed"]
         self._rng = random.Random(self._rng_seed)
+        self._order_rng = random.Random(f"task-order:{self._rng_seed}")
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
 
     def set_knobs(self, **changes: Any) -> dict[str, Any]:
-        """Change knobs; an unknown ``dialect`` is refused like an unknown knob."""
-        if "dialect" in changes and changes["dialect"] not in DIALECTS:
-            msg = f"dialect must be one of {DIALECTS}, got {changes['dialect']!r}"
-            raise ValueError(msg)
+        """Change knobs; a value outside a knob's readings is refused like an unknown knob."""
+        for name, value in changes.items():
+            allowed = CHOICES.get(name)
+            if allowed is not None and value not in allowed:
+                msg = f"{name} must be one of {allowed}, got {value!r}"
+                raise ValueError(msg)
         return super().set_knobs(**changes)
 
     def seed(self, preset: str = "default", **params: Any) -> dict[str, Any]:
@@ -162,6 +161,8 @@ class CsmApp(SandboxApp):
                 **self.counters,
                 "rate_limit_refusals": self.limiter.refused,
                 "idempotency_keys": len(self.idempotency),
+                "idempotency_keys_expired": self.idempotency.expired,
+                "tasks_forgotten": self.board.forgotten,
             }
             return state
 
@@ -229,10 +230,33 @@ class CsmApp(SandboxApp):
             )
 
     def advance(self) -> None:
-        """Move every task forward in time order up to the clock's now."""
+        """Move every task forward in time order up to the clock's now; forget what expired."""
         with self.lock:
+            now = self.clock.now()
             slots = int(self.knobs["processing_slots"]) or int(self.knobs["task_cap"])
-            self.board.advance(self.clock.now(), slots, self._finish)
+            self.board.advance(now, slots, self._finish, self._order())
+            self.board.forget_ended(now, float(self.knobs["task_retention_seconds"]))
+            self.idempotency.prune(now, float(self.knobs["idempotency_retention_seconds"]))
+
+    def _order(self) -> random.Random | None:
+        """The generator of the ``random`` task order (None for ``fifo``)."""
+        self._follow_seed()
+        return self._order_rng if self.knobs["task_order"] == "random" else None
+
+    def _follow_seed(self) -> None:
+        if self.knobs["random_seed"] != self._rng_seed:
+            self._rng_seed = self.knobs["random_seed"]
+            self._rng = random.Random(self._rng_seed)
+            self._order_rng = random.Random(f"task-order:{self._rng_seed}")
+
+    def _readings(self, at: float) -> Readings:
+        return Readings(
+            at=at,
+            empty_values=str(self.knobs["profile_empty_values"]),
+            association_mode=str(self.knobs["association_mode"]),
+            associations_ignored=bool(self.knobs["profile_associations_ignored"]),
+            details_by_email=bool(self.knobs["details_bulk_by_email"]),
+        )
 
     def _finish(self, task: Task) -> None:
         if task.fails:
@@ -250,18 +274,23 @@ class CsmApp(SandboxApp):
         if task.definitions is not None:
             return apply_definitions(self.store, task.spec, task.definitions)
         failures: list[Failure] = []
+        readings = self._readings(task.ended_at or self.clock.now())
         for index, item in enumerate(task.items):
-            failures.extend(apply_item(self.store, task.spec, index, item))
+            failures.extend(apply_item(self.store, task.spec, index, item, readings))
         return failures
 
     def _draw_failure(self) -> bool:
         rate = float(self.knobs["fail_task_rate"])
         if rate <= 0:
             return False
-        if self.knobs["random_seed"] != self._rng_seed:
-            self._rng_seed = self.knobs["random_seed"]
-            self._rng = random.Random(self._rng_seed)
+        self._follow_seed()
         return self._rng.random() < rate
+
+    def _queue_delay(self) -> float:
+        """``queue_delay_seconds``, or a draw below it in the ``random`` order."""
+        delay = float(self.knobs["queue_delay_seconds"])
+        order = self._order()
+        return delay if order is None or delay <= 0 else order.uniform(0.0, delay)
 
     def _api_base(self, request: Request, cloud_id: str) -> str:
         return f"{request.host_url.rstrip('/')}/jsm/csm/cloudid/{cloud_id}/api/v1"
@@ -270,6 +299,7 @@ class CsmApp(SandboxApp):
     def on_bulk(self, request: Request, cloud_id: str, bulk: str) -> Response:
         """POST any bulk endpoint: validate, deduplicate by key, create a task."""
         spec = BULK_SPECS[bulk]
+        now = self.clock.now()
         self._require_experimental(request)
         self.counters["submits"] += 1
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -278,16 +308,15 @@ class CsmApp(SandboxApp):
         if len(key) > MAX_KEY_LENGTH:
             raise ApiError(400, f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters")
         request_print = fingerprint(spec.endpoint, request.get_data(cache=True))
-        known = self.idempotency.get(key)
+        known = self.idempotency.get(key)  # expired keys were pruned by before_request
         if known is not None:
             return self._replay(request, cloud_id, key, known, request_print)
         try:
             items, units, definitions = self._validate(spec, request)
         except ApiError as exc:
             self.counters["validation_errors"] += 1
-            self.idempotency.remember(key, Outcome(request_print, error=exc.message))
+            self.idempotency.remember(key, Outcome(request_print, error=exc.message, at=now))
             raise
-        now = self.clock.now()
         active = self.board.counted_active(now, float(self.knobs["task_timeout_seconds"]))
         if active >= int(self.knobs["task_cap"]):
             self.counters["task_cap_refusals"] += 1
@@ -297,7 +326,7 @@ class CsmApp(SandboxApp):
             items,
             units,
             created_at=now,
-            ready_at=now + float(self.knobs["queue_delay_seconds"]),
+            ready_at=now + self._queue_delay(),
             duration=float(self.knobs["task_overhead_seconds"])
             + units * float(self.knobs["seconds_per_item"]),
             fails=self._draw_failure(),
@@ -305,7 +334,7 @@ class CsmApp(SandboxApp):
             definitions=definitions,
         )
         self.counters["tasks_created"] += 1
-        self.idempotency.remember(key, Outcome(request_print, task_id=task.id))
+        self.idempotency.remember(key, Outcome(request_print, task_id=task.id, at=now))
         self.advance()  # a zero-length schedule may start the task at once
         body = task.submit_answer(self.knobs["dialect"], self._api_base(request, cloud_id))
         return json_response(body, 202)
@@ -313,7 +342,11 @@ class CsmApp(SandboxApp):
     def _validate(
         self, spec: BulkSpec, request: Request
     ) -> tuple[list[dict[str, Any]], int, list[Any] | None]:
-        items, units = check_bulk(spec, self.json_body(request))
+        items, units = check_bulk(
+            spec,
+            self.json_body(request),
+            details_by_email=bool(self.knobs["details_bulk_by_email"]),
+        )
         if spec.kind != "definitions":
             return items, units, None
         definitions = check_definitions(
@@ -332,9 +365,9 @@ class CsmApp(SandboxApp):
         self.counters["replays"] += 1
         if known.error is not None:
             raise ApiError(400, known.error)
-        task = self.board.tasks[str(known.task_id)]
-        body = task.submit_answer(self.knobs["dialect"], self._api_base(request, cloud_id))
-        return json_response(body, 202)
+        # the task itself may be forgotten already when keys outlive task results (knobs)
+        base = self._api_base(request, cloud_id)
+        return json_response(submit_answer(str(known.task_id), self.knobs["dialect"], base), 202)
 
     # ------------------------------------------------------------------ tasks
     def on_task(self, request: Request, cloud_id: str, task_id: str) -> Response:  # noqa: ARG002
@@ -365,39 +398,6 @@ class CsmApp(SandboxApp):
         created = self.store.add_field(entity, definition.name, definition.type, definition.options)
         api = created.to_api()
         return json_response({"name": api["name"], "type": api["type"]})
-
-    # ------------------------------------------------------------------ reads
-    def on_fetch(self, request: Request, cloud_id: str) -> Response:  # noqa: ARG002
-        """POST organization/fetch by ids and/or names; missing ones are left out."""
-        ids, names = check_fetch(self.json_body(request))
-        found = [self.store.organization(i) for i in ids]
-        found += [self.store.organization_by_name(n) for n in names]
-        results = {o.id: {"id": o.id, "name": o.name} for o in found if o is not None}
-        return json_response({"results": list(results.values())})
-
-    def on_customer_profile(
-        self,
-        request: Request,  # noqa: ARG002
-        cloud_id: str,  # noqa: ARG002
-        customer_id: str,
-    ) -> Response:
-        """GET customer/profile/{customerId}."""
-        customer = self.store.customer(customer_id)
-        if customer is None:
-            raise ApiError(404, f"Customer {customer_id} not found")
-        return json_response(self.store.customer_profile(customer))
-
-    def on_organization_profile(
-        self,
-        request: Request,  # noqa: ARG002
-        cloud_id: str,  # noqa: ARG002
-        organization_id: str,
-    ) -> Response:
-        """GET organization/profile/{organizationId}."""
-        organization = self.store.organization(organization_id)
-        if organization is None:
-            raise ApiError(404, f"Organization {organization_id} not found")
-        return json_response(self.store.organization_profile(organization))
 
     # ----------------------------------------------------------- test helpers
     def customer_by_email(self, email: str) -> dict[str, Any] | None:

@@ -13,10 +13,18 @@ Readings taken where the docs are silent:
   a CREATE without a name fails ``Invalid organization name``;
 * identification never renames: an UPDATE found by ``customerId`` / ``id`` does not change the
   email / name; ``displayName`` is updated when given, and defaults to the email on create;
-* an empty ``values`` array clears the field (profile bulk and details UPDATE);
+* an organization name longer than 200 characters cannot be created (``Invalid organization
+  name``): CSM organizations are JSM organizations, whose name is 1 to 200 characters (§7);
+* profile bulk, a detail with ``values: []`` (§9 q3, unsure): ``profile_empty_values`` says
+  whether it is ``ignored`` (the field keeps its value; default), ``clears`` the field, or is
+  ``rejected`` (the item fails ``Invalid detail field value``);
+* associations (§9 q2): ``additive`` adds memberships; ``replace`` makes the listed ids the
+  record's whole membership when the association key is present; with
+  ``profile_associations_ignored`` (FIELD S18) they are neither checked nor made;
 * details bulk: each detail operation is independent (a bad one fails alone); an entity
   that is not found yields one ``Customer not found`` / ``Organization not found`` failure
-  with the first operation's type; a MULTISELECT keeps each value once;
+  with the first operation's type; a MULTISELECT keeps each value once; UPDATE with
+  ``values: []`` clears the field, as DELETE does;
 * definitions bulk applies all or nothing: a clash that appeared while the task waited fails
   every definition of the request.
 """
@@ -29,6 +37,7 @@ from typing import Any
 from sandbox.csm.store import Customer, FieldDef, Organization, Store
 from sandbox.csm.validate import (
     ASSOCIATION_KEYS,
+    INVALID_VALUE,
     MAX_DETAILS_PER_PAYLOAD,
     MAX_FIELDS_PER_ENTITY,
     BulkSpec,
@@ -38,6 +47,19 @@ from sandbox.csm.validate import (
 
 CUSTOMER_NOT_FOUND = "Customer not found"
 ORGANIZATION_NOT_FOUND = "Organization not found"
+INVALID_ORGANIZATION_NAME = "Invalid organization name"
+MAX_ORGANIZATION_NAME = 200
+
+
+@dataclass(frozen=True)
+class Readings:
+    """The knobs that decide what an item does, read when its task ends."""
+
+    at: float = 0.0
+    empty_values: str = "ignored"
+    association_mode: str = "additive"
+    associations_ignored: bool = False
+    details_by_email: bool = False
 
 
 @dataclass
@@ -87,18 +109,24 @@ class _Failures(list[Failure]):
         self.append(Failure(index, entity, entity_id, operation, operated_on, error, ids or []))
 
 
-def apply_item(store: Store, spec: BulkSpec, index: int, item: dict[str, Any]) -> list[Failure]:
+def apply_item(
+    store: Store, spec: BulkSpec, index: int, item: dict[str, Any], readings: Readings
+) -> list[Failure]:
     """Apply one item of a profile, account or details bulk; return its failures."""
     if spec.kind == "details":
-        return _apply_details_item(store, spec, index, item)
+        return _apply_details_item(store, spec, index, item, readings)
     if spec.entity == "customer":
-        return _apply_customer(store, index, item, full=spec.kind == "profile")
-    return _apply_organization(store, index, item, full=spec.kind == "profile")
+        return _apply_customer(store, index, item, readings, full=spec.kind == "profile")
+    return _apply_organization(store, index, item, readings, full=spec.kind == "profile")
 
 
 # --------------------------------------------------------------------- details
 def _check_details(
-    store: Store, entity: str, details: list[dict[str, Any]], failures: _Failures
+    store: Store,
+    entity: str,
+    details: list[dict[str, Any]],
+    failures: _Failures,
+    empty_values: str,
 ) -> None:
     if len(details) > MAX_DETAILS_PER_PAYLOAD:
         failures.add("DETAIL_FIELD", "Too many detail fields")
@@ -109,8 +137,17 @@ def _check_details(
             failures.add("DETAIL_FIELD", "Invalid detail field", [detail["name"]])
             continue
         error = value_error(definition, detail["values"])
+        if not detail["values"] and empty_values == "rejected":
+            error = INVALID_VALUE
         if error:
             failures.add("DETAIL_FIELD", error, [detail["name"]])
+
+
+def _profile_details(details: list[dict[str, Any]], empty_values: str) -> list[dict[str, Any]]:
+    """The details a profile item writes: ``values: []`` is dropped unless it clears."""
+    if empty_values == "clears":
+        return details
+    return [d for d in details if d["values"]]
 
 
 def _set_values(details: dict[str, list[str]], definition: FieldDef, values: list[str]) -> None:
@@ -141,7 +178,9 @@ def _find_customer(store: Store, customer_id: str | None, email: str | None) -> 
     return None
 
 
-def _apply_customer(store: Store, index: int, item: dict[str, Any], *, full: bool) -> list[Failure]:
+def _apply_customer(
+    store: Store, index: int, item: dict[str, Any], readings: Readings, *, full: bool
+) -> list[Failure]:
     operation = item["operationType"]
     payload = item["payload"]
     email, customer_id = payload.get("email"), payload.get("customerId")
@@ -158,25 +197,36 @@ def _apply_customer(store: Store, index: int, item: dict[str, Any], *, full: boo
     elif existing is None and (operation == "UPDATE" or not email):
         failures.add("CUSTOMER_ACCOUNT", CUSTOMER_NOT_FOUND)
     details = (payload.get("details") or []) if full else []
-    _check_details(store, "customer", details, failures)
-    org_ids = _association_ids(payload, "customer") if full else []
-    for org_id in org_ids:
+    _check_details(store, "customer", details, failures, readings.empty_values)
+    org_ids = _association_ids(payload, "customer", readings) if full else None
+    for org_id in org_ids or []:
         if store.organization(org_id) is None:
             failures.add("ORGANIZATION_ASSOCIATION", ORGANIZATION_NOT_FOUND, [org_id])
     if failures:
         return failures
-    customer = existing or store.create_customer(email, payload.get("displayName") or email)
+    customer = existing or store.create_customer(
+        email, payload.get("displayName") or email, at=readings.at
+    )
     if existing is not None and payload.get("displayName"):
-        customer.display_name = payload["displayName"]
-    _write_details(store, "customer", customer.details, details)
-    for org_id in org_ids:
-        store.associate(customer, store.organizations[org_id])
+        store.rename_customer(customer, payload["displayName"])
+    _write_details(
+        store, "customer", customer.details, _profile_details(details, readings.empty_values)
+    )
+    if org_ids is not None:
+        if readings.association_mode == "replace":
+            for org_id in [o for o in customer.organization_ids if o not in org_ids]:
+                store.dissociate(customer, store.organizations[org_id])
+        for org_id in org_ids:
+            store.associate(customer, store.organizations[org_id])
     return failures
 
 
-def _association_ids(payload: dict[str, Any], entity: str) -> list[str]:
+def _association_ids(payload: dict[str, Any], entity: str, readings: Readings) -> list[str] | None:
+    """The ids to associate; None when the payload says nothing (or the FIELD reading)."""
     outer, inner = ASSOCIATION_KEYS[entity]
-    return list(dict.fromkeys((payload.get(outer) or {}).get(inner) or []))
+    if readings.associations_ignored or payload.get(outer) is None:
+        return None
+    return list(dict.fromkeys(payload[outer].get(inner) or []))
 
 
 # --------------------------------------------------------------- organizations
@@ -193,7 +243,7 @@ def _find_organization(
 
 
 def _apply_organization(
-    store: Store, index: int, item: dict[str, Any], *, full: bool
+    store: Store, index: int, item: dict[str, Any], readings: Readings, *, full: bool
 ) -> list[Failure]:
     operation = item["operationType"]
     payload = item["payload"]
@@ -205,41 +255,53 @@ def _apply_organization(
     if operation == "CREATE" and existing is not None:
         failures.add("ORGANIZATION", "Organization already exists")
     elif operation == "CREATE" and not has_name:
-        failures.add("ORGANIZATION", "Invalid organization name")
+        failures.add("ORGANIZATION", INVALID_ORGANIZATION_NAME)
     elif existing is None and (operation == "UPDATE" or not has_name):
         failures.add("ORGANIZATION", ORGANIZATION_NOT_FOUND)
+    elif existing is None and len(name.strip()) > MAX_ORGANIZATION_NAME:
+        failures.add("ORGANIZATION", INVALID_ORGANIZATION_NAME)
     details = (payload.get("details") or []) if full else []
-    _check_details(store, "organization", details, failures)
-    customer_ids = _association_ids(payload, "organization") if full else []
-    for customer_id in customer_ids:
+    _check_details(store, "organization", details, failures, readings.empty_values)
+    customer_ids = _association_ids(payload, "organization", readings) if full else None
+    for customer_id in customer_ids or []:
         if store.customer(customer_id) is None:
             failures.add("CUSTOMER_ASSOCIATION", CUSTOMER_NOT_FOUND, [customer_id])
     if failures:
         return failures
     organization = existing or store.create_organization(name)
-    _write_details(store, "organization", organization.details, details)
-    for customer_id in customer_ids:
-        store.associate(store.customers[customer_id], organization)
+    _write_details(
+        store,
+        "organization",
+        organization.details,
+        _profile_details(details, readings.empty_values),
+    )
+    if customer_ids is not None:
+        if readings.association_mode == "replace":
+            for customer_id in [c for c in organization.customer_ids if c not in customer_ids]:
+                store.dissociate(store.customers[customer_id], organization)
+        for customer_id in customer_ids:
+            store.associate(store.customers[customer_id], organization)
     return failures
 
 
 # ---------------------------------------------------------------- details bulk
 def _details_target(
-    store: Store, spec: BulkSpec, item: dict[str, Any]
+    store: Store, spec: BulkSpec, item: dict[str, Any], *, by_email: bool
 ) -> tuple[str | None, Customer | Organization | None]:
     if spec.entity == "customer":
-        entity_id = item.get("customerId") or item.get("email")
-        return entity_id, _find_customer(store, item.get("customerId"), item.get("email"))
-    entity_id = item.get("organizationId") or item.get("organizationName")
-    found = _find_organization(store, item.get("organizationId"), item.get("organizationName"))
-    return entity_id, found
+        email = item.get("email") if by_email else None
+        entity_id = item.get("customerId") or email
+        return entity_id, _find_customer(store, item.get("customerId"), email)
+    name = item.get("organizationName") if by_email else None
+    entity_id = item.get("organizationId") or name
+    return entity_id, _find_organization(store, item.get("organizationId"), name)
 
 
 def _apply_details_item(
-    store: Store, spec: BulkSpec, index: int, item: dict[str, Any]
+    store: Store, spec: BulkSpec, index: int, item: dict[str, Any], readings: Readings
 ) -> list[Failure]:
     entity_name = spec.entity.upper()
-    entity_id, target = _details_target(store, spec, item)
+    entity_id, target = _details_target(store, spec, item, by_email=readings.details_by_email)
     operations = item["operations"]
     if target is None:
         failures = _Failures(index, entity_name, entity_id, operations[0]["operationType"])

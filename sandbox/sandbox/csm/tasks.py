@@ -7,14 +7,24 @@ the background: :meth:`TaskBoard.advance` replays every start and end event in t
 to ``now`` whenever the app is asked anything, so a test on a ``ManualClock`` steps through
 the states without sleeping, and a run on the wall clock sees the same schedule.
 
-When a slot frees and several tasks wait, the one that became ready first starts first
-(submission order on ties). At equal times an end is processed before a start, so the freed
-slot is taken at once. Ends at the same instant are applied in submission order.
+Order (``task_order``; reference §3: tasks are not guaranteed to run in order). With
+``fifo``, when a slot frees and several tasks wait, the one that became ready first starts
+first (submission order on ties), and ends at the same instant are applied in submission
+order. With ``random`` (the default), a random one of the ready tasks starts, ends at the
+same instant are applied in random order, and the app draws each task's queue delay from
+``[0, queue_delay_seconds]``, so a later task can overtake an earlier one even with free
+slots. The draws come from a generator seeded by ``random_seed``: a run is repeatable.
+At equal times an end is processed before a start, so the freed slot is taken at once.
+
+Retention: a task is forgotten ``task_retention_seconds`` after it ended (reference §3:
+"results are stored for up to 3 days"; a result exists from the task's end); a task still
+running is never forgotten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,9 +87,7 @@ class Task:
 
     def submit_answer(self, dialect: str, absolute_base: str) -> dict[str, Any]:
         """The 202 body."""
-        if dialect == "guide":
-            return {"taskId": self.id, "statusUrl": f"{absolute_base}/tasks/{self.id}"}
-        return {"id": self.id, "statusUrl": f"/api/v1/tasks/{self.id}"}
+        return submit_answer(self.id, dialect, absolute_base)
 
     def answer(self, dialect: str, *, with_entity_ids: bool) -> dict[str, Any]:
         """The ``GET tasks/{id}`` body."""
@@ -115,6 +123,19 @@ class Task:
         }
 
 
+def submit_answer(task_id: str, dialect: str, absolute_base: str) -> dict[str, Any]:
+    """The 202 body naming ``task_id`` (also replayed after the task was forgotten)."""
+    if dialect == "guide":
+        return {"taskId": task_id, "statusUrl": f"{absolute_base}/tasks/{task_id}"}
+    return {"id": task_id, "statusUrl": f"/api/v1/tasks/{task_id}"}
+
+
+def _pick(candidates: list[Task], rng: random.Random | None, *, by_ready: bool) -> Task:
+    """The first candidate (by readiness, then submission), or a random one."""
+    candidates = sorted(candidates, key=lambda t: (t.ready_at if by_ready else 0.0, t.seq))
+    return candidates[0] if rng is None else rng.choice(candidates)
+
+
 class TaskBoard:
     """Every task of the site, and the schedule that moves them."""
 
@@ -124,6 +145,7 @@ class TaskBoard:
         self._active: list[Task] = []
         self._seq = 0
         self._last_event = 0.0
+        self.forgotten = 0
 
     def submit(
         self, spec: BulkSpec, items: list[dict[str, Any]], units: int, **timing: Any
@@ -140,23 +162,47 @@ class TaskBoard:
         """Non-terminal tasks younger than ``timeout``: what the task cap counts."""
         return sum(1 for t in self._active if now - t.created_at < timeout)
 
-    def advance(self, now: float, slots: int, finish: Callable[[Task], None]) -> None:
-        """Play every start and end up to ``now``; ``finish`` applies an ending task."""
+    def forget_ended(self, now: float, retention: float) -> int:
+        """Drop tasks that ended ``retention`` seconds or more before ``now``."""
+        gone = []
+        for task_id, t in self.tasks.items():  # in creation order: stop at the first young one
+            if now - t.created_at < retention:
+                break
+            if t.ended_at is not None and now - t.ended_at >= retention:
+                gone.append(task_id)
+        for task_id in gone:
+            del self.tasks[task_id]
+        self.forgotten += len(gone)
+        return len(gone)
+
+    def advance(
+        self,
+        now: float,
+        slots: int,
+        finish: Callable[[Task], None],
+        rng: random.Random | None = None,
+    ) -> None:
+        """Play every start and end up to ``now``; ``finish`` applies an ending task.
+
+        ``rng`` None is the ``fifo`` order; a generator picks among ties (``random``).
+        """
         while self._active:
             running = [t for t in self._active if t.status == IN_PROGRESS]
             waiting = [t for t in self._active if t.status == NOT_STARTED]
-            ender = min(running, key=lambda t: (t.end_at, t.seq)) if running else None
-            starter = None
+            end_time = min((t.end_at for t in running), default=float("inf"))
+            start_time = float("inf")
             if waiting and len(running) < max(1, slots):
-                starter = min(waiting, key=lambda t: (t.ready_at, t.seq))
-            end_time = ender.end_at if ender else float("inf")
-            start_time = max(starter.ready_at, self._last_event) if starter else float("inf")
-            if ender is not None and end_time <= start_time and end_time <= now:
+                start_time = max(min(t.ready_at for t in waiting), self._last_event)
+            if end_time <= start_time and end_time <= now:
+                ender = _pick([t for t in running if t.end_at == end_time], rng, by_ready=False)
                 self._last_event = end_time
                 ender.ended_at = end_time
                 finish(ender)
                 self._active.remove(ender)
-            elif starter is not None and start_time <= now:
+            elif start_time <= now:
+                starter = _pick(
+                    [t for t in waiting if t.ready_at <= start_time], rng, by_ready=True
+                )
                 self._last_event = start_time
                 starter.started_at = start_time
                 starter.status = IN_PROGRESS

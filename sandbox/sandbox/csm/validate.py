@@ -10,7 +10,9 @@ Two levels, as ``docs/csm-api-choices.md`` lays them out:
   string of the docs' table).
 
 Stricter readings taken where the docs are silent (each is a 400 before any task):
-an empty item list; a ``details`` entry that is not ``{name: str, values: [str]}``;
+an empty item list; a details-bulk entity without ``customerId`` / ``organizationId`` (the
+reference's body names entities by id only; knob ``details_bulk_by_email`` also takes
+``email`` / ``organizationName``); a ``details`` entry that is not ``{name: str, values: [str]}``;
 ``organizationIds`` / ``customerIds`` that are not arrays of strings (the spec models ids as
 strings, and the FIELD report of silently dropped associations came with numeric ids); a
 details-bulk entity without an ``operations`` array; a field ``type`` that is not an object.
@@ -38,7 +40,6 @@ MAX_OPTIONS = 50
 MAX_DETAILS_PER_PAYLOAD = 50
 MAX_VALUES = 50
 MAX_DETAIL_OPERATIONS = 1000
-MAX_FETCH = 50
 
 INVALID_VALUE = "Invalid detail field value"
 TOO_MANY_VALUES = "Too many values"
@@ -152,11 +153,15 @@ def _is_str_list(value: Any) -> bool:
 
 
 # ------------------------------------------------------------------- structural
-def check_bulk(spec: BulkSpec, body: Any) -> tuple[list[dict[str, Any]], int]:
+def check_bulk(
+    spec: BulkSpec, body: Any, *, details_by_email: bool = False
+) -> tuple[list[dict[str, Any]], int]:
     """Check a bulk body's structure; return its items and the task's work units.
 
     Work units are items, except for details bulk where each detail operation counts.
     Definitions bulk is checked further by :func:`check_definitions` (it needs the store).
+    ``details_by_email`` lets details-bulk entities be named by ``email`` /
+    ``organizationName`` instead of the documented ``customerId`` / ``organizationId``.
     """
     if not isinstance(body, dict):
         raise bad("Request body must be a JSON object")
@@ -170,7 +175,7 @@ def check_bulk(spec: BulkSpec, body: Any) -> tuple[list[dict[str, Any]], int]:
     if len(items) > spec.max_items:
         raise bad(f"'{spec.key}' accepts at most {spec.max_items} items, got {len(items)}")
     if spec.kind == "details":
-        return items, _check_details_items(spec, items)
+        return items, _check_details_items(spec, items, by_email=details_by_email)
     if spec.kind == "definitions":
         return items, len(items)
     for position, item in enumerate(items):
@@ -222,7 +227,7 @@ def _check_detail_entry(where: str, detail: Any, *, values_required: bool) -> No
         raise bad(f"{where}.values must be an array of strings")
 
 
-def _check_details_items(spec: BulkSpec, items: list[dict[str, Any]]) -> int:
+def _check_details_items(spec: BulkSpec, items: list[dict[str, Any]], *, by_email: bool) -> int:
     id_keys = DETAILS_ID_KEYS[spec.entity]
     total = 0
     for position, item in enumerate(items):
@@ -230,6 +235,9 @@ def _check_details_items(spec: BulkSpec, items: list[dict[str, Any]]) -> int:
         for id_key in id_keys:
             if item.get(id_key) is not None and not isinstance(item[id_key], str):
                 raise bad(f"{where}.{id_key} must be a string")
+        named = [k for k in (id_keys if by_email else id_keys[:1]) if item.get(k)]
+        if not named:
+            raise bad(f"{where}.{' or '.join(id_keys if by_email else id_keys[:1])} is required")
         operations = item.get("operations")
         if not isinstance(operations, list) or not operations:
             raise bad(f"{where}.operations must be a non-empty array")
@@ -357,18 +365,3 @@ _CHECKS: dict[str, Callable[[str], bool]] = {  # TEXT takes any string
 def valid_email(text: str | None) -> bool:
     """The customer email check (the guides' pattern)."""
     return isinstance(text, str) and bool(EMAIL_RE.match(text.strip()))
-
-
-def check_fetch(body: Any) -> tuple[list[str], list[str]]:
-    """Check an ``organization/fetch`` body; return (ids, names)."""
-    if not isinstance(body, dict):
-        raise bad("Request body must be a JSON object")
-    ids = body.get("organizationIds", [])
-    names = body.get("organizationNames", [])
-    if "organizationIds" not in body and "organizationNames" not in body:
-        raise bad("'organizationIds' or 'organizationNames' is required")
-    if not _is_str_list(ids) or not _is_str_list(names):
-        raise bad("'organizationIds' and 'organizationNames' must be arrays of strings")
-    if len(ids) + len(names) > MAX_FETCH:
-        raise bad(f"at most {MAX_FETCH} organizations per request, got {len(ids) + len(names)}")
-    return ids, names
