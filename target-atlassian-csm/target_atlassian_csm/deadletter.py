@@ -147,10 +147,7 @@ def record_key(entry: dict[str, Any], number: int) -> tuple[Any, ...]:
         return (severity, entry.get("entity"), str(identity).casefold())
     if entry.get("source_id") is not None:
         return (severity, entry.get("stream"), str(entry["source_id"]))
-    if entry.get("record") is not None:  # the same unreadable input, run after run
-        return (
-            severity,
-            entry.get("stream"),
-            json.dumps(entry["record"], sort_keys=True, default=str),
-        )
+    if entry.get("record") is not None:  # the same unreadable line, run after run
+        content = json.dumps(entry["record"], sort_keys=True, default=str)
+        return (severity, entry.get("stream"), content, entry.get("line"))
     return (severity, "line", number)

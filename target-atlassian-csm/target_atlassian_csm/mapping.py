@@ -23,6 +23,7 @@ from target_atlassian_csm.fields import (
     scalar_text,
 )
 from target_atlassian_csm.limits import MAX_DETAIL_FIELDS
+from target_atlassian_csm.metadata import LINK_KEYWORD
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION, Operation, OrgRef
 from target_atlassian_csm.paths import Getter, compile_alternatives, compile_path
 
@@ -321,7 +322,9 @@ class StreamMapper:
         )
         key = self.rule.details_value_key
         for container in self.rule.details_from:
-            for prop in _schema_at(schema, container):
+            for prop, node in _schema_at(schema, container).items():
+                if isinstance(node, Mapping) and node.get(LINK_KEYWORD):
+                    continue  # a link to another object (an id), not data of this record
                 path = f"{container}.{prop}" if container else prop
                 if path in used or prop in used or (key and f"{path}.{key}" in used):
                     continue

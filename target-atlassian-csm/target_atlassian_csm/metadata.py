@@ -315,13 +315,53 @@ def record_source(stream: str, schema: Mapping[str, Any]) -> RecordSource | None
     return None
 
 
+#: JSON Schema extension keyword a tap puts on a property that links to another object
+#: (tap-kustomer's KObject links): an id, not data of the record, so no field is made for it.
+LINK_KEYWORD = "x-link"
+
+
+def _enum(node: Mapping[str, Any]) -> list[str]:
+    """The allowed values of a property (``enum``, in any branch of anyOf/oneOf), nulls out."""
+    values: list[Any] = list(node.get("enum") or [])
+    for combo in ("anyOf", "oneOf"):
+        for branch in node.get(combo) or ():
+            if isinstance(branch, Mapping):
+                values += list(branch.get("enum") or [])
+    return [v for v in dict.fromkeys(values) if v is not None and not isinstance(v, dict | list)]
+
+
+def _item_schema(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    items = node.get("items")
+    if isinstance(items, Mapping):
+        return items
+    for combo in ("anyOf", "oneOf"):
+        for branch in node.get(combo) or ():
+            if isinstance(branch, Mapping) and isinstance(branch.get("items"), Mapping):
+                return branch["items"]
+    return {}
+
+
 def schema_field(stream: str, name: str, node: Mapping[str, Any]) -> SourceField | None:
-    """A proposed field from a JSON-schema property (no metadata known), or None."""
+    """A proposed field from a JSON-schema property (no metadata known), or None.
+
+    ``enum`` makes a SELECT of its values, an array of enum a MULTISELECT; a property marked
+    with ``x-link`` (a link to another object) and nested objects make no field.
+    """
+    if node.get(LINK_KEYWORD):
+        return None
     types = _types(node)
     fmt = str(node.get("format") or "")
     label = str(node.get("title") or "").strip() or humanize(name)
     if "object" in types:
         return None  # nested objects are not one value
+    enum = _enum(node)
+    item_enum = _enum(_item_schema(node)) if "array" in types else []
+    if item_enum:
+        options = _options((v, v) for v in item_enum)
+        return SourceField(SCHEMA, stream, name, label, "MULTISELECT", options, None, "array/enum")
+    if enum and "array" not in types and "boolean" not in types:
+        options = _options((v, v) for v in enum)
+        return SourceField(SCHEMA, stream, name, label, "SELECT", options, None, "enum")
     if "array" in types:
         csm_type = "TEXT"  # a MULTISELECT needs its options before data: joined text instead
     elif "string" in types and fmt in ("date", "date-time", "datetime"):
@@ -345,15 +385,27 @@ def schema_field(stream: str, name: str, node: Mapping[str, Any]) -> SourceField
 
 
 def schema_fields(
-    stream: str, schema: Mapping[str, Any], containers: Iterable[str]
+    stream: str,
+    schema: Mapping[str, Any],
+    containers: Iterable[str],
+    value_key: str | None = None,
 ) -> list[tuple[str, SourceField]]:
-    """(record path, proposed field) for every property in the rule's ``details_from``."""
+    """(record path, proposed field) for every property in the rule's ``details_from``.
+
+    With ``value_key`` (a rule's ``details_value_key``), a property that is an object
+    holding that key (singer-io tap-hubspot's v2 ``{value, timestamp, ...}``) is typed by
+    the schema of its value: the mapping reads the value, so the field is the value's.
+    """
     out: list[tuple[str, SourceField]] = []
     for container in containers:
         node: Mapping[str, Any] = schema
         for part in [p for p in container.split(".") if p]:
             node = _props(node).get(part) or {}
         for name, prop in _props(node).items():
-            if isinstance(prop, Mapping) and (spec := schema_field(stream, name, prop)):
+            if not isinstance(prop, Mapping):
+                continue
+            if value_key and isinstance(_props(prop).get(value_key), Mapping):
+                prop = {**_props(prop)[value_key], "title": prop.get("title")}  # noqa: PLW2901
+            if spec := schema_field(stream, name, prop):
                 out.append((f"{container}.{name}" if container else name, spec))
     return out

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from target_atlassian_csm.mapping import IGNORE, StreamRule
+from target_atlassian_csm.mapping import ASSOCIATION_ENTITY, IGNORE, StreamRule
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION
 
 Detector = Callable[[str, Mapping[str, Any]], StreamRule | None]
@@ -147,8 +147,18 @@ def tap_hubspot_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | N
     id, typed the same way) rather than by the integer ``companyId``. Company properties are
     v2 ``{value, timestamp, source, ...}`` objects: ``details_value_key`` reads their
     ``value``, so they match detail fields like the contacts' flat properties do.
+    ``contacts_by_company`` (every company of a contact, one record each) is an association
+    stream: it adds the contact's other companies, which ``associatedcompanyid`` lacks.
     """
     props = _props(schema)
+    if stream == "contacts_by_company" and {"contact-id", "company-id"} <= set(props):
+        return StreamRule(
+            entity=ASSOCIATION_ENTITY,
+            customer_id="contact-id",
+            customer_stream="contacts",
+            organization_id="company-id",
+            organization_stream="companies",
+        )
     if stream == "contacts" and "properties" in props and _has_property_columns(props):
         return _hubspot_contacts_rule()
     if stream == "companies" and "companyId" in props and "portalId" in props:

@@ -260,7 +260,13 @@ class Provisioner:
         """A record stream mapped to CSM (its sink was created)."""
         current = self._streams.get(stream)
         if current is not None and current.ready:
-            return  # a repeated SCHEMA: the fields are decided already
+            if current.schema != schema:
+                # A SCHEMA that changed mid-stream (new properties): their fields now, the
+                # existing ones reused, so later records load every value they carry.
+                current.schema, current.rule, current.process = schema, rule, process
+                current.bindings = []
+                self._provision(current, forced=True)
+            return
         self._streams[stream] = _Stream(
             stream, entity, rule, schema, record_source(stream, schema), process
         )
@@ -328,7 +334,10 @@ class Provisioner:
                 "by the stream's Singer schema"
             )
         out = []
-        for path, spec in schema_fields(state.name, state.schema, state.rule.details_from):
+        fields = schema_fields(
+            state.name, state.schema, state.rule.details_from, state.rule.details_value_key
+        )
+        for path, spec in fields:
             if (
                 state.rule.strip_type_suffixes
                 and (m := TYPE_SUFFIX_RE.match(spec.key))

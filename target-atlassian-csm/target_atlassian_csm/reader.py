@@ -68,7 +68,9 @@ class CountingReader(SimpleSingerReader):
     @property
     def default_input(self) -> IO[str]:  # type: ignore[override]
         """Standard input decoded leniently: undecodable bytes are reported, not fatal."""
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
+        return io.TextIOWrapper(
+            sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline="\n"
+        )
 
     def deserialize_json(self, line: str) -> dict:
         """Parse one line; a malformed one becomes a marker message."""

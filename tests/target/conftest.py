@@ -170,3 +170,44 @@ def bulk_requests(sandbox: Any, entity: str = "customer") -> list[dict[str, Any]
 def items_sent(sandbox: Any, entity: str = "customer") -> list[dict[str, Any]]:
     key = "customerProfiles" if entity == "customer" else "organizationProfiles"
     return [item for r in bulk_requests(sandbox, entity) for item in (r["body"] or {}).get(key, [])]
+
+
+@contextlib.contextmanager
+def started_csm(seed: str | None = "default", **knobs: Any):
+    """A CSM sandbox outside pytest's fixtures (for hypothesis tests: one per example)."""
+    from sandbox.core.server import SandboxServer
+    from sandbox.pytest_plugin import RunningSandbox
+    from sandbox.registry import create_app
+
+    app = create_app("csm", **{**FAST, **knobs})
+    if seed is not None:
+        app.seed(seed)
+    running = RunningSandbox(SandboxServer(app).start())
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def run_target_within(
+    seconds: float, config: dict[str, Any], messages: Iterable[dict[str, Any] | str]
+) -> RunResult:
+    """:func:`run_target`, failing the test if the run has not ended within ``seconds``."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = run_target(config, list(messages))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"the target did not end within {seconds:.0f}s (a hang)")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
