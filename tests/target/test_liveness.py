@@ -72,9 +72,8 @@ def build(orgs, customers, states_after):
     messages = [schema_msg("organizations", ORG_PROPS), schema_msg("customers", CUSTOMER_PROPS)]
     messages += [org_record(i, w) for i, w in enumerate(orgs) if w in ("early", "nameless")]
     for n, (email, org) in enumerate(customers):
-        if org == "o0" and not orgs:
-            org = "ghost"
-        messages.append(record_msg("customers", {"id": f"c{n}", "email": email, "org_id": org}))
+        ref = "ghost" if org == "o0" and not orgs else org
+        messages.append(record_msg("customers", {"id": f"c{n}", "email": email, "org_id": ref}))
         if n in states_after:
             messages.append(state_msg({"bookmarks": {"customers": n}}))
     messages += [org_record(i, w) for i, w in enumerate(orgs) if w == "late"]
