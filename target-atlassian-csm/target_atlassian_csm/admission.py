@@ -19,7 +19,7 @@ import json
 
 from target_atlassian_csm.flow import CLEAR, UPSERT, Ticket
 from target_atlassian_csm.ledger import CONFIRMED, LedgerRow
-from target_atlassian_csm.operations import DEFERRED, RECORD, Operation
+from target_atlassian_csm.operations import DEFERRED, RECORD, REFERENCED, Operation
 
 
 def _without(semantic_text: str, fields: tuple[str, ...]) -> str:
@@ -38,7 +38,9 @@ def decide(
     op: Operation, row: LedgerRow | None, *, run_id: str, clear_empty_fields: bool
 ) -> Ticket | None:
     """The ticket to send for ``op``, or None when CSM already holds it (see module doc)."""
-    force = op.origin == DEFERRED  # the ledger has it, but CSM does not have it all yet
+    # The ledger has it, but CSM does not have it all: an association made late, or an
+    # organization a look-up did not find (deleted in CSM since the ledger confirmed it).
+    force = op.origin in (DEFERRED, REFERENCED)
     if row is not None and row.payload and (row.run_id == run_id or op.origin != RECORD):
         prior = Operation.from_semantic(
             op.entity,

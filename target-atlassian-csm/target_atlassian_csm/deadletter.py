@@ -112,7 +112,11 @@ class DeadLetters:
                     continue
                 latest.pop(record_key(entry, number), None)  # re-insert: keep file order
                 latest[record_key(entry, number)] = entry
-            kept = [e for e in latest.values() if not (e.get("identity") and landed(e))]
+            kept = [
+                e
+                for e in latest.values()
+                if e.get("severity") != "error" or not e.get("identity") or not landed(e)
+            ]
             temporary = self.path.with_name(self.path.name + ".compacting")
             fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -504,6 +504,14 @@ class Pipeline:
                 self.directory.source_names[need] = name_key
         return name_key
 
+    def _spelling(self, name_key: str) -> str:
+        """An organization's name as sent (case kept), from this run or the ledger."""
+        if name_key not in self.directory.spellings:
+            row = self.ledger.get(ORGANIZATION, name_key)
+            semantic = row.semantic() if row is not None else None
+            self.directory.spellings[name_key] = str((semantic or {}).get("identity") or name_key)
+        return self.directory.spellings[name_key]
+
     def _org_id(self, name_key: str) -> str | None:
         found = self.directory.org_ids.get(name_key)
         if found is None and name_key not in self.directory.not_in_ledger:
@@ -521,8 +529,7 @@ class Pipeline:
                 if key not in self.directory.org_lookups and (ORGANIZATION, key) not in (
                     self.flow.live
                 ):
-                    spelling = self.directory.spellings.get(key, key)
-                    self.directory.org_lookups[key] = Lookup(spelling)
+                    self.directory.org_lookups[key] = Lookup(self._spelling(key))
             elif kind == "cust" and key not in self.directory.customer_lookups:
                 self.directory.customer_lookups[key] = Lookup(ticket.op.identity)
         self._cv.notify_all()
@@ -696,7 +703,8 @@ class Pipeline:
             ended=True,
         )
         for org_id in judgement.forgotten_org_ids:
-            self.ledger.forget_organization_id(org_id)
+            names = self.ledger.forget_organization_id(org_id)
+            self.ledger.mark_unknown(ORGANIZATION, names, f"CSM no longer knows id {org_id}")
         with self._cv:
             self._apply(judgement, result.task_id)
 
