@@ -29,6 +29,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 
 from tap_hubspot_contacts.client import HubSpotStream
+from tap_hubspot_contacts.errors import ServerMisbehaved
 from tap_hubspot_contacts.paging import CursorGuard, keyset_id, search_has_more
 from tap_hubspot_contacts.schema import (
     REQUIRED_PROPERTIES,
@@ -242,7 +243,7 @@ class CrmObjectStream(HubSpotStream):
                     f"{self.name}: search did not honour the hs_object_id sort/filter "
                     f"(after {after_id} got {ids[:3]}...); stopping rather than risk gaps"
                 )
-                raise RuntimeError(msg)
+                raise ServerMisbehaved(msg)
             buffer.extend(results)
             # Not `len(results) < limit`: HubSpot serves "up to" limit per page (paging module).
             done = not search_has_more(self.name, page, after_id=after_id)
