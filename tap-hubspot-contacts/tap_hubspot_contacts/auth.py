@@ -16,12 +16,14 @@ from typing import Any
 
 import requests
 
+from tap_hubspot_contacts.errors import StopRun
+
 TOKEN_PATHS = ("/oauth/2026-03/token", "/oauth/v1/token")
 #: Refresh this many seconds before the token says it expires.
 EXPIRY_MARGIN_SECONDS = 120
 
 
-class AuthError(Exception):
+class AuthError(StopRun):
     """The credentials were refused (no secret in the message)."""
 
 
@@ -123,7 +125,10 @@ def _describe_refusal(response: requests.Response) -> str:
         body = {}
     status = body.get("status") or body.get("category") or "error"
     message = body.get("message") or response.reason
-    return f"OAuth refresh refused ({response.status_code} {status}): {message}"
+    return (
+        f"OAuth refresh refused ({response.status_code} {status}): {message} "
+        "(check client_id, client_secret and refresh_token)"
+    )
 
 
 def build_auth(config: Mapping[str, Any], session: requests.Session, base_url: str) -> Any:

@@ -24,41 +24,49 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 from singer_sdk import Stream
-from singer_sdk.exceptions import FatalAPIError
 
 from tap_hubspot_contacts.auth import build_auth
+from tap_hubspot_contacts.errors import StopRun
 from tap_hubspot_contacts.ratelimit import SlidingWindowBudget, UsageReport, effective_limit
+from tap_hubspot_contacts.settings import api_url_problem
 
 #: Replaced in tests to run retry and throttle waits without sleeping.
 SLEEP = time.sleep
 CLOCK = time.monotonic
 
 RETRY_STATUSES = frozenset({423, 477, 500, 502, 503, 504, 524})
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: What to check, by HubSpot's answer to a request the tap cannot retry.
+HINTS = {
+    401: "check access_token (or the OAuth client_id, client_secret and refresh_token)",
+    403: "the app lacks a scope: grant crm.objects.contacts.read, crm.objects.companies.read "
+    "and crm.schemas.contacts.read / crm.schemas.companies.read",
+}
 
 
-class HubSpotAPIError(FatalAPIError):
+class HubSpotAPIError(StopRun):
     """A request HubSpot refused for good (status, category and message kept)."""
 
     def __init__(self, status: int, category: str, message: str, path: str) -> None:
-        super().__init__(f"HubSpot {status} {category} on {path}: {message}")
+        hint = f" ({HINTS[status]})" if status in HINTS else ""
+        super().__init__(f"HubSpot {status} {category} on {path}: {message}{hint}")
         self.status = status
         self.category = category
 
 
-class DailyLimitReached(FatalAPIError):
+class DailyLimitReached(StopRun):
     """The portal's daily budget is spent (or the configured reserve reached)."""
 
 
+class GaveUp(StopRun):
+    """A request still failed after every retry (host unreachable, server down)."""
+
+
 def check_api_url(url: str) -> str:
-    """``https`` is required, except on loopback (the sandbox)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url.rstrip("/")
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-        return url.rstrip("/")
-    msg = f"api_url must be https (http only on loopback), got {parts.scheme}://{parts.hostname}"
-    raise ValueError(msg)
+    """``https`` is required, except on loopback (the sandbox); no credentials in the URL."""
+    problem = api_url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    return url.rstrip("/")
 
 
 class Paths:
@@ -93,6 +101,7 @@ class HubSpotClient:
         self.config = config
         self.logger = logger
         self.base_url = check_api_url(config.get("api_url") or "https://api.hubapi.com")
+        self.host = urlsplit(self.base_url).netloc
         self.paths = Paths(config.get("api_version") or "2026-03")
         self.timeout = float(config.get("request_timeout", 60))
         self.max_tries = int(config.get("max_retries", 6)) + 1
@@ -206,8 +215,8 @@ class HubSpotClient:
                 str(error.get("message") or response.reason),
                 path,
             )
-        msg = f"gave up on {path} after {self.max_tries} attempts"
-        raise FatalAPIError(msg)
+        msg = f"gave up on {path} at {self.host} after {self.max_tries} attempts"
+        raise GaveUp(msg)
 
     def report(self) -> list[str]:
         """Lines describing how close the run came to each limit."""
@@ -218,10 +227,19 @@ class HubSpotClient:
         self, attempt: int, wait: float, what: str, cause: Exception | None = None
     ) -> None:
         if attempt >= self.max_tries:
-            msg = f"{what}: giving up after {attempt} attempts"
-            raise FatalAPIError(msg) from cause
+            msg = f"{what} at {self.host}: giving up after {attempt} attempts"
+            if cause is not None:
+                msg += " (check api_url and the network)"
+            raise GaveUp(msg) from cause
         self.usage.retries += 1
-        self.logger.warning("%s; retry %d in %.1f s", what, attempt, wait)
+        self.logger.warning(
+            "%s at %s; attempt %d of %d failed, retrying in %.1f s",
+            what,
+            self.host,
+            attempt,
+            self.max_tries,
+            wait,
+        )
         SLEEP(wait)
 
     def _backoff(self, attempt: int) -> float:
@@ -273,7 +291,7 @@ class HubSpotClient:
             raise DailyLimitReached(msg)
 
 
-class UnexpectedAnswer(FatalAPIError):
+class UnexpectedAnswer(StopRun):
     """A 2xx answer the tap cannot read as a page of results."""
 
 

@@ -29,6 +29,8 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 
 from tap_hubspot_contacts.client import HubSpotStream
+from tap_hubspot_contacts.errors import ServerMisbehaved
+from tap_hubspot_contacts.paging import CursorGuard, keyset_id, search_has_more
 from tap_hubspot_contacts.schema import (
     REQUIRED_PROPERTIES,
     Coercer,
@@ -157,6 +159,7 @@ class CrmObjectStream(HubSpotStream):
             )
         end_ms = int(self._cursor["window_end"])
         after = self._cursor.get("after")
+        guard = CursorGuard(self.name, f"{self.object_type} list", start=after)
         buffer: list[dict[str, Any]] = []
         while True:
             params = (
@@ -180,7 +183,7 @@ class CrmObjectStream(HubSpotStream):
                 for r in results
                 if (to_ms((r.get("properties") or {}).get(self.modified_property)) or 0) <= end_ms
             )
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            after = guard.follow(((body.get("paging") or {}).get("next") or {}).get("after"))
             if after is None or len(buffer) >= self._checkpoint_every:
                 yield from self._flush(buffer)
                 buffer = []
@@ -234,15 +237,16 @@ class CrmObjectStream(HubSpotStream):
                     after_id,
                 )
                 first = False
-            ids = [int(r["id"]) for r in results]
+            ids = [keyset_id(r, self.object_type) for r in results]
             if ids and (ids[0] <= after_id or ids != sorted(ids)):
                 msg = (
                     f"{self.name}: search did not honour the hs_object_id sort/filter "
                     f"(after {after_id} got {ids[:3]}...); stopping rather than risk gaps"
                 )
-                raise RuntimeError(msg)
+                raise ServerMisbehaved(msg)
             buffer.extend(results)
-            done = len(results) < limit or not (page.get("paging") or {}).get("next")
+            # Not `len(results) < limit`: HubSpot serves "up to" limit per page (paging module).
+            done = not search_has_more(self.name, page, after_id=after_id)
             if ids:
                 after_id = ids[-1]
             if done or len(buffer) >= self._checkpoint_every:
@@ -262,6 +266,7 @@ class CrmObjectStream(HubSpotStream):
             "properties": ",".join(REQUIRED_PROPERTIES[self.object_type]),
         }
         after = self._cursor.get("after")
+        guard = CursorGuard(self.name, f"{self.object_type} archived list", start=after)
         buffer: list[dict[str, Any]] = []
         while True:
             params = dict(params_base)
@@ -272,7 +277,7 @@ class CrmObjectStream(HubSpotStream):
                 archived_ms = to_ms(obj.get("archivedAt")) or 0
                 if (lower is None or archived_ms > lower) and archived_ms <= end_ms:
                     buffer.append(obj)
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            after = guard.follow(((body.get("paging") or {}).get("next") or {}).get("after"))
             if after is None or len(buffer) >= self._checkpoint_every:
                 yield from (self._to_record(obj, None) for obj in buffer)
                 buffer = []
@@ -322,6 +327,7 @@ class ContactsStream(CrmObjectStream):
         path = self.client.paths.associations("contacts", "companies")
         size = int(self.config.get("associations_batch_size", 1000))
         found: dict[str, list[tuple[str, set[int]]]] = {}
+        guards: dict[str, CursorGuard] = {}
         pending: list[dict[str, str]] = [{"id": i} for i in ids]
         while pending:
             chunk, pending = pending[:size], pending[size:]
@@ -333,7 +339,10 @@ class ContactsStream(CrmObjectStream):
                     found.setdefault(source, []).append((str(target["toObjectId"]), types))
                 more = ((item.get("paging") or {}).get("next") or {}).get("after")
                 if more:
-                    pending.append({"id": source, "after": more})
+                    guard = guards.setdefault(
+                        source, CursorGuard(self.name, f"association read of contact {source}")
+                    )
+                    pending.append({"id": source, "after": guard.follow(more)})
         out: dict[str, list[str]] = {}
         for source, links in found.items():
             primary = [c for c, types in links if PRIMARY_COMPANY_TYPE_ID in types]

@@ -6,13 +6,17 @@ import time
 from functools import cached_property
 from typing import Any
 
+import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.plugin_base import JSONSchemaValidator
 
 from tap_hubspot_contacts.auth import AuthError
 from tap_hubspot_contacts.client import HubSpotClient
+from tap_hubspot_contacts.errors import one_line_failures
 from tap_hubspot_contacts.schema import select_properties, to_ms
+from tap_hubspot_contacts.settings import config_problems
 from tap_hubspot_contacts.streams import (
     CompaniesStream,
     CompanyPropertiesStream,
@@ -129,13 +133,34 @@ class TapHubSpotContacts(Tap):
             description="The window ends this long before the run's start, because HubSpot "
             "search shows new writes after a delay.",
         ),
-        th.Property("list_page_size", th.IntegerType, default=100, description="≤ 100."),
-        th.Property("search_page_size", th.IntegerType, default=200, description="≤ 200."),
-        th.Property("batch_read_size", th.IntegerType, default=100, description="≤ 100."),
-        th.Property("associations_batch_size", th.IntegerType, default=1000, description="≤ 1000."),
+        th.Property(
+            "list_page_size",
+            th.IntegerType(minimum=1, maximum=100),
+            default=100,
+            description="Records per list page (HubSpot's maximum is 100).",
+        ),
+        th.Property(
+            "search_page_size",
+            th.IntegerType(minimum=1, maximum=200),
+            default=200,
+            description="Records asked per search page (HubSpot's maximum is 200; it may "
+            "answer with fewer, the tap follows paging.next).",
+        ),
+        th.Property(
+            "batch_read_size",
+            th.IntegerType(minimum=1, maximum=100),
+            default=100,
+            description="Ids per batch read (HubSpot's maximum is 100).",
+        ),
+        th.Property(
+            "associations_batch_size",
+            th.IntegerType(minimum=1, maximum=1000),
+            default=1000,
+            description="Ids per association batch read (HubSpot's maximum is 1,000).",
+        ),
         th.Property(
             "checkpoint_records",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=1000,
             description="Records read before associations are fetched and STATE is emitted.",
         ),
@@ -160,7 +185,7 @@ class TapHubSpotContacts(Tap):
         ),
         th.Property(
             "rate_limit_share",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0, maximum=1),
             default=0.8,
             description="Share of both budgets this tap may use (0-1].",
         ),
@@ -193,13 +218,33 @@ class TapHubSpotContacts(Tap):
         self.run_started_ms = int(time.time() * 1000)
         super().__init__(*args, **kwargs)
 
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, printing expected failures as one line (``errors`` module)."""
+        return one_line_failures(super().get_singer_command())
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check the config at start-up, wording problems without echoing a secret.
+
+        Replaces the SDK's check (``settings`` module says why); like it, fills in defaults.
+        """
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors = JSONSchemaValidator(schema).iter_errors(self._config)
+        problems = config_problems(self._config, errors, schema)
+        if problems and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=problems, schema=schema)
+        for problem in problems:
+            self.logger.warning("Config problem: %s", problem)
+        return problems
+
     @cached_property
     def client(self) -> HubSpotClient:
         """The one HTTP client of this run (shared budgets)."""
         try:
             return HubSpotClient(self.config, self.logger)
         except (ValueError, AuthError) as exc:
-            raise ConfigValidationError(str(exc)) from exc
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
 
     @property
     def window_end_ms(self) -> int:

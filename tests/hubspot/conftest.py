@@ -58,13 +58,28 @@ def make_config(url: str, **extra: Any) -> dict[str, Any]:
 
 
 def run_sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> TapRun:
+    run, error = run_sync_until_error(config, state)
+    if error is not None:
+        raise error
+    return run
+
+
+def run_sync_until_error(
+    config: dict[str, Any], state: dict[str, Any] | None = None
+) -> tuple[TapRun, Exception | None]:
+    """One in-process sync: what it wrote, and the exception that stopped it (or None)."""
     from tap_hubspot_contacts.tap import TapHubSpotContacts
 
     buffer = io.StringIO()
+    error: Exception | None = None
     with contextlib.redirect_stdout(buffer):
-        tap = TapHubSpotContacts(config=config, state=state, setup_mapper=True)
-        tap.sync_all()
-    return TapRun([json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()])
+        try:
+            tap = TapHubSpotContacts(config=config, state=state, setup_mapper=True)
+            tap.sync_all()
+        except Exception as exc:  # noqa: BLE001 (handed to the test)
+            error = exc
+    lines = buffer.getvalue().splitlines()
+    return TapRun([json.loads(line) for line in lines if line.strip()]), error
 
 
 @pytest.fixture
@@ -99,3 +114,9 @@ def tap_config():
 def run_tap():
     """``run_tap(config, state=None) -> TapRun``: one in-process sync."""
     return run_sync
+
+
+@pytest.fixture
+def run_tap_until_error():
+    """``run_tap_until_error(config, state=None) -> (TapRun, exception or None)``."""
+    return run_sync_until_error

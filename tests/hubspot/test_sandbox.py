@@ -159,6 +159,12 @@ def test_search_filters_sorts_and_pages_by_offset(hubspot):
     }
     first = post(sb, f"{V3}/contacts/search", body).json()
     assert first["total"] == len(sb.app.stores["contacts"].active_ids())
+    # "up to 200": by default the sandbox serves 100 of the 200 asked, and says more remain
+    assert len(first["results"]) == 100
+    assert first["paging"]["next"]["after"] == "100"
+    sb.knobs(search_page_clamp=0)
+    first = post(sb, f"{V3}/contacts/search", body).json()
+    assert len(first["results"]) == 200
     assert first["paging"]["next"]["after"] == "200"
     ids = [int(r["id"]) for r in first["results"]]
     assert ids == sorted(ids, reverse=True)

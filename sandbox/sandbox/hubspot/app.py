@@ -14,14 +14,18 @@ It follows ``reference/hubspot-api.md``:
   ``TEN_SECONDLY_ROLLING``), search 5/s (429 "secondly limit", no rate headers), a daily
   budget (429 ``DAILY``; daily headers omitted for OAuth tokens).
 
+Pages and cursors follow the strict reading of the docs (``sandbox.hubspot.paging``): a search
+page may hold fewer records than asked while ``paging.next`` says more remain (knobs
+``search_page_clamp``, default 100, and ``list_page_clamp``); ``list_cursor_fault`` makes
+the list endpoint repeat a cursor or cycle between two; ``object_id_overrides`` serves a
+record's id as text that is not a number.
+
 Controls beyond the shared ones: ``POST /_sandbox/modify | archive | restore | merge |
 associate`` (also callable as methods) change records the way HubSpot would.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import re
 import uuid
@@ -35,6 +39,12 @@ from sandbox.core.app import ApiError, SandboxApp, json_response
 from sandbox.core.clock import Clock
 from sandbox.core.ratelimit import RateDecision, WindowLimiter
 from sandbox.hubspot import seed as seeding
+from sandbox.hubspot.paging import (
+    check_cursor_fault,
+    decode_after,
+    list_next_cursor,
+    served_size,
+)
 from sandbox.hubspot.properties import company_properties, contact_properties
 from sandbox.hubspot.store import CrmObject, ObjectStore, iso_ms, parse_time_ms
 
@@ -74,18 +84,6 @@ TYPE_LABELS = {1: "Primary", 2: "Primary", 279: None, 280: None}
 REVERSE_TYPE = {1: 2, 279: 280}
 
 
-def _encode_after(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{last_id}\n".encode()).decode()
-
-
-def _decode_after(token: str) -> int:
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode().strip())
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        msg = f"Invalid paging cursor {token!r}"
-        raise ApiError(400, msg) from exc
-
-
 class HubSpotApp(SandboxApp):
     """A stateful stand-in for HubSpot's CRM APIs (see the module docstring)."""
 
@@ -99,6 +97,15 @@ class HubSpotApp(SandboxApp):
         "list_max_limit": 100,
         "search_max_limit": 200,
         "search_max_results": 10_000,
+        # pages and cursors (sandbox.hubspot.paging): "up to" `limit` per search page is read
+        # strictly, a search page holds at most 100 (HubSpot's size before the 2024 raise to
+        # 200) while `paging.next` says more remain; list pages are served as asked
+        "list_page_clamp": 0,
+        "search_page_clamp": 100,
+        "list_cursor_fault": "none",  # or "repeat" | "cycle"
+        "list_cursor_fault_page": 2,
+        # record id -> text served as its `id` and `hs_object_id` (documented as numeric)
+        "object_id_overrides": {},
         "search_max_filter_groups": 5,
         "search_max_filters_per_group": 6,
         "search_max_filters_total": 18,
@@ -123,6 +130,12 @@ class HubSpotApp(SandboxApp):
     def __init__(self, *, clock: Clock | None = None, **knobs: Any) -> None:
         self._limiters: dict[tuple[str, int, float], WindowLimiter] = {}
         super().__init__(clock=clock, **knobs)
+
+    def set_knobs(self, **changes: Any) -> dict[str, Any]:
+        """Refuse an unknown cursor fault when it is set, then as the shared knobs."""
+        if "list_cursor_fault" in changes:
+            check_cursor_fault(changes["list_cursor_fault"])
+        return super().set_knobs(**changes)
 
     # ----------------------------------------------------------------- routing
     def rules(self) -> list[Rule]:
@@ -611,8 +624,11 @@ class HubSpotApp(SandboxApp):
             if epoch_dates and value and store.definitions.get(name, {}).get("type") == "date":
                 value = str(parse_time_ms(value))
             values[name] = value
+        shown_id = self.knobs["object_id_overrides"].get(str(obj.id))
+        if shown_id is not None:
+            values["hs_object_id"] = shown_id
         body: dict[str, Any] = {
-            "id": str(obj.id),
+            "id": str(obj.id) if shown_id is None else shown_id,
             "properties": values,
             "createdAt": iso_ms(obj.created_ms),
             "updatedAt": iso_ms(obj.updated_ms),
@@ -660,15 +676,25 @@ class HubSpotApp(SandboxApp):
             raise ApiError(400, msg)
         archived = self._flag(request, "archived")
         after = request.args.get("after")
-        after_id = _decode_after(after) if after else 0
+        after_id = decode_after(after) if after else 0
+        size = served_size(limit, self.knobs["list_page_clamp"])
         with self.lock:
-            page = store.page_after(archived=archived, after_id=after_id, limit=limit)
+            page = store.page_after(archived=archived, after_id=after_id, limit=size)
             properties = self._csv(request, "properties")
             assoc = self._csv(request, "associations")
             results = [self._render(store, o, properties, assoc) for o in page]
             body: dict[str, Any] = {"results": results}
-            if page and store.has_more_after(archived=archived, after_id=page[-1].id):
-                token = _encode_after(page[-1].id)
+            token = None
+            if page:
+                token = list_next_cursor(
+                    store.archived_ids() if archived else store.active_ids(),
+                    after_id=after_id,
+                    page_last_id=page[-1].id,
+                    size=size,
+                    fault=self.knobs["list_cursor_fault"],
+                    fault_page=int(self.knobs["list_cursor_fault_page"]),
+                )
+            if token is not None:
                 body["paging"] = {
                     "next": {"after": token, "link": f"{request.base_url}?after={token}"}
                 }
@@ -779,19 +805,24 @@ class HubSpotApp(SandboxApp):
         return limit, after, sorts
 
     def on_search(self, request: Request, obj: str, version: str | None = None) -> Response:
-        """``POST .../search``: filters, one sort, offset paging, 10,000-result cap."""
+        """``POST .../search``: filters, one sort, offset paging, 10,000-result cap.
+
+        A page holds ``limit`` records, or fewer under ``search_page_clamp``; ``paging.next``
+        is there whenever records remain past it.
+        """
         store = self._store(obj, version)
         body = self.json_body(request)
         limit, after, sorts = self._validate_search(body)
+        size = served_size(limit, self.knobs["search_page_clamp"])
         cap = int(self.knobs["search_max_results"])
         visible = self._now_ms() - int(self.knobs["search_index_lag_ms"])
         with self.lock:
             found = store.search(body.get("filterGroups") or [], sorts, body.get("query"), visible)
-            page = found[after : min(after + limit, cap)]
+            page = found[after : min(after + size, cap)]
             results = [self._render(store, o, body.get("properties")) for o in page]
         out: dict[str, Any] = {"total": len(found), "results": results}
-        if after + limit < len(found):
-            out["paging"] = {"next": {"after": str(after + limit)}}
+        if after + size < len(found):
+            out["paging"] = {"next": {"after": str(after + size)}}
         return json_response(out)
 
     def on_properties(self, request: Request, obj: str, version: str | None = None) -> Response:
