@@ -95,6 +95,7 @@ class Flow:
         self.live: dict[EntityKey, Ticket] = {}
         self.parked: dict[EntityKey, Ticket] = {}
         self.counts: Counter[str] = Counter()
+        self.peak_queued = 0  # the most tickets held in memory at once (reported)
 
     def move(self, ticket: Ticket, to: str) -> None:
         """Change a ticket's state (only along :data:`MOVES`)."""
@@ -111,6 +112,8 @@ class Flow:
                 del self.parked[ticket.ek]
             return
         self.counts[to] += 1
+        if to != IN_FLIGHT:
+            self.peak_queued = max(self.peak_queued, self.queued())
         if to == PARKED:
             self.parked[ticket.ek] = ticket
         else:

@@ -276,6 +276,7 @@ class Pipeline:
             thread.join(timeout=30)
         if self.lanes.fatal is not None:
             raise self.lanes.fatal
+        self.records.summary.peak_tickets = self.flow.peak_queued
         self.records.barrier.maybe_emit(force=True)
 
     def stop(self, grace_seconds: float) -> None:

@@ -53,6 +53,7 @@ class RunSummary:
         self.elapsed: float | None = None
         self.dry_run = False
         self.run_id = ""
+        self.peak_tickets = 0  # records held in memory at most (the reader's bound)
 
     def count(self, entity: str, what: str, n: int = 1) -> None:
         """Add to an entity counter."""
@@ -127,6 +128,7 @@ class RunSummary:
                 "ignored_streams": dict(self.ignored_streams),
                 "fields_created": dict(self.fields),
                 "state_messages_emitted": self.state_messages,
+                "peak_records_in_memory": self.peak_tickets,
                 **({"provisioning": self.plan} if self.plan is not None else {}),
             }
 
