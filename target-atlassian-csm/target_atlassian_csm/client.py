@@ -297,14 +297,20 @@ class CsmClient:
         idempotency_key: str | None = None,
         kind: str = "other",
         root: str | None = None,
+        retries: int | None = None,
     ) -> Any:
-        """Send one request, retrying transient failures; return the parsed JSON answer."""
+        """Send one request, retrying transient failures; return the parsed JSON answer.
+
+        Each retry is logged with the host, the attempt and the wait, so a site that does not
+        answer is visible at once rather than after minutes of silence.
+        """
         url = f"{root or self.api_root}/{path.lstrip('/')}"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         waits = backoff.expo(base=2, factor=0.5, max_value=self.max_backoff_seconds)
         next(waits)  # the generator's first value is a priming None
         problem = ""
-        for _attempt in range(self.max_retries + 1):
+        attempts = (self.max_retries if retries is None else retries) + 1
+        for attempt in range(1, attempts + 1):
             self.pacer.wait()
             try:
                 response = self._session().request(
@@ -313,7 +319,12 @@ class CsmClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self.summary.request("connection_errors")
                 problem = f"connection error ({type(exc).__name__})"
-                self._sleep(random.uniform(0, next(waits)))
+                if attempt < attempts:
+                    wait = random.uniform(0, next(waits))
+                    self._log_retry(
+                        method, path, problem, attempt=attempt, attempts=attempts, wait=wait
+                    )
+                    self._sleep(wait)
                 continue
             self.summary.request(kind)
             status = response.status_code
@@ -333,16 +344,36 @@ class CsmClient:
             if status >= 500:
                 self.summary.request("server_errors")
                 problem = f"{status} ({error_message(response)})"
-                self._sleep(random.uniform(0, next(waits)))
+                if attempt < attempts:
+                    wait = random.uniform(0, next(waits))
+                    self._log_retry(
+                        method, path, problem, attempt=attempt, attempts=attempts, wait=wait
+                    )
+                    self._sleep(wait)
                 continue
             if status < 400:
                 return response.json() if response.content else {}
             self._raise_for(method, path, status, error_message(response))
+        host = urlsplit(self.base_url).netloc
         msg = (
-            f"CSM {method} {path} failed after {self.max_retries + 1} attempts; last: {problem}. "
+            f"CSM {method} {host} {path} failed after {attempts} attempts; last: {problem}. "
             "Nothing after the last emitted STATE is lost: rerun to resume."
         )
         raise FatalApiError(msg)
+
+    def _log_retry(
+        self, method: str, path: str, problem: str, *, attempt: int, attempts: int, wait: float
+    ) -> None:
+        self.logger.warning(
+            "CSM %s %s %s: %s; retry %d of %d in %.1fs",
+            method,
+            urlsplit(self.base_url).netloc,
+            path,
+            problem,
+            attempt,
+            attempts - 1,
+            wait,
+        )
 
     @staticmethod
     def _raise_for(method: str, path: str, status: int, message: str) -> None:
@@ -375,9 +406,9 @@ class CsmClient:
         """GET a task's status."""
         return parse_task(self.request("GET", f"tasks/{task_id}", kind="polls"), task_id)
 
-    def detail_fields(self, entity: str) -> dict[str, Any]:
+    def detail_fields(self, entity: str, *, retries: int | None = None) -> dict[str, Any]:
         """GET the detail fields of ``customer`` or ``organization``."""
-        return self.request("GET", f"{entity}/details", kind="field_reads")
+        return self.request("GET", f"{entity}/details", kind="field_reads", retries=retries)
 
     def create_detail_field(
         self, entity: str, name: str, type_name: str, options: list[str] | None = None

@@ -365,12 +365,42 @@ PRESETS: dict[str, Preset] = {
             "else generic rules",
         ),
         Preset("tap-hubspot-contacts", (hubspot_contacts,), "this project's HubSpot tap"),
-        Preset("tap-kustomer", (kustomer,), "this project's Kustomer tap"),
-        Preset("tap-zendesk", (tap_zendesk_only,), "singer-io tap-zendesk (users, organizations)"),
-        Preset("tap-hubspot", (_only(tap_hubspot_singer),), "singer-io tap-hubspot 4.x"),
-        Preset("meltano-tap-hubspot", (_only(meltano_tap_hubspot),), "MeltanoLabs tap-hubspot"),
-        Preset("tap-kustomer--singer-io", (_only(kustomer_singer),), "singer-io tap-kustomer 1.x"),
+        Preset("csm-connectors/tap-kustomer", (kustomer,), "this project's Kustomer tap"),
+        Preset(
+            "singer-io/tap-zendesk",
+            (tap_zendesk_only,),
+            "singer-io tap-zendesk (users, organizations)",
+        ),
+        Preset("singer-io/tap-hubspot", (_only(tap_hubspot_singer),), "singer-io tap-hubspot 4.x"),
+        Preset(
+            "meltanolabs/tap-hubspot",
+            (_only(meltano_tap_hubspot),),
+            "MeltanoLabs tap-hubspot (Meltano Hub's default tap-hubspot)",
+        ),
+        Preset("singer-io/tap-kustomer", (_only(kustomer_singer),), "singer-io tap-kustomer 1.x"),
         Preset("generic", (generic,), "streams named like customers/organizations"),
         Preset("none", (), "only the streams listed in `mapping`"),
     )
 }
+
+#: Names of the first version, which named a tap but not whose: users call both the
+#: singer-io and the MeltanoLabs HubSpot taps ``tap-hubspot``. Still accepted, with a warning.
+ALIASES = {
+    "tap-kustomer": "csm-connectors/tap-kustomer",
+    "tap-zendesk": "singer-io/tap-zendesk",
+    "tap-hubspot": "singer-io/tap-hubspot",
+    "meltano-tap-hubspot": "meltanolabs/tap-hubspot",
+    "tap-kustomer--singer-io": "singer-io/tap-kustomer",
+}
+
+
+def preset_named(name: str, warn: Callable[[str], None] | None = None) -> Preset:
+    """The preset of a ``mapping_preset`` value (old names accepted, with a warning)."""
+    if name in ALIASES:
+        if warn is not None:
+            warn(
+                f"mapping_preset {name!r} is ambiguous and will go away: it means "
+                f"{ALIASES[name]!r} (or use 'auto', which tells the taps apart by their streams)"
+            )
+        name = ALIASES[name]
+    return PRESETS[name]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from target_atlassian_csm.barrier import StateBarrier
-from target_atlassian_csm.client import CsmClient, CsmError, FatalApiError
+from target_atlassian_csm.client import CsmClient, CsmError
 from target_atlassian_csm.deadletter import DeadLetters
 from target_atlassian_csm.fields import FieldCatalog
 from target_atlassian_csm.ledger import CONFIRMED, Ledger, LedgerSiteMismatch
@@ -123,32 +123,34 @@ class LoadRuntime:
         """Check the site before reading input: credentials, cloud id, reachability."""
         try:
             for entity in (CUSTOMER, ORGANIZATION):
-                self.catalog(entity)
-        except FatalApiError as exc:
-            self.ledger.close()
-            msg = f"CSM pre-flight failed: {exc}"
-            raise PreflightError(msg) from None
+                # Two quick retries: a site that does not answer is said in seconds.
+                self._catalogs[entity] = self._read_catalog(entity, retries=2)
         except CsmError as exc:
-            self.ledger.close()
-            msg = (
-                f"CSM pre-flight failed: {exc}: check cloud_id ({self.config['cloud_id']!r}) "
-                f"and base_url ({self.client.base_url})"
+            hint = (
+                ""
+                if "credentials" in str(exc)
+                else f" Check base_url ({self.client.base_url}) and cloud_id "
+                f"({self.config['cloud_id']!r})."
             )
+            msg = f"CSM pre-flight failed: {exc}{hint}"
             raise PreflightError(msg) from None
         self.pipeline.start()
+
+    def _read_catalog(self, entity: str, retries: int | None = None) -> FieldCatalog:
+        catalog = FieldCatalog.from_api(entity, self.client.detail_fields(entity, retries=retries))
+        self.logger.info(
+            "CSM site has %d %s detail fields: %s",
+            len(catalog),
+            entity,
+            ", ".join(catalog.names()) or "(none)",
+        )
+        return catalog
 
     def catalog(self, entity: str) -> FieldCatalog:
         """The site's detail fields for ``entity``, read once per run."""
         with self._catalog_lock:
             if entity not in self._catalogs:
-                catalog = FieldCatalog.from_api(entity, self.client.detail_fields(entity))
-                self.logger.info(
-                    "CSM site has %d %s detail fields: %s",
-                    len(catalog),
-                    entity,
-                    ", ".join(catalog.names()) or "(none)",
-                )
-                self._catalogs[entity] = catalog
+                self._catalogs[entity] = self._read_catalog(entity)
             return self._catalogs[entity]
 
     def refresh_catalog(self, entity: str) -> FieldCatalog:
@@ -174,6 +176,15 @@ class LoadRuntime:
         except ValueError:
             return False
         return row.updated_at >= at
+
+    def abandon(self) -> None:
+        """The run stops before or during the load for an expected reason: close quietly."""
+        if self._closed:
+            return
+        self._closed = True
+        self.pipeline.stop(0)
+        self.dead_letters.close()
+        self.ledger.close()
 
     def close(self, *, write_summary: bool = True) -> dict[str, Any]:
         """Stop the clock, report, close files; return the summary."""

@@ -9,7 +9,7 @@ from target_atlassian_csm.limits import (
     ORGANIZATION_PROFILE_BULK_MAX,
     TASK_CAP_GENEROUS,
 )
-from target_atlassian_csm.presets import PRESETS
+from target_atlassian_csm.presets import ALIASES, PRESETS
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -51,12 +51,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         "mapping_preset",
         th.StringType,
         default="auto",
-        allowed_values=list(PRESETS),
+        allowed_values=[*PRESETS, *ALIASES],
         title="Mapping preset",
         description="Default stream rules: 'auto' detects this project's taps "
         "(tap-hubspot-contacts, tap-kustomer) by stream name and schema and "
         "falls back to generic rules (streams named like customers / "
-        "organizations); 'none' loads only the streams in `mapping`.",
+        "organizations); 'none' loads only the streams in `mapping`. Explicit presets "
+        "name the tap and its publisher (singer-io/tap-hubspot, meltanolabs/tap-hubspot, ...).",
     ),
     th.Property(
         "mapping",

@@ -28,7 +28,7 @@ from target_atlassian_csm.barrier import StateBarrier
 from target_atlassian_csm.client import FatalApiError
 from target_atlassian_csm.definition_files import read_definition_files
 from target_atlassian_csm.mapping import IGNORE, StreamRule
-from target_atlassian_csm.presets import PRESETS
+from target_atlassian_csm.presets import preset_named
 from target_atlassian_csm.progress import ProgressReporter
 from target_atlassian_csm.provisioning import (
     Provisioner,
@@ -64,6 +64,7 @@ class TargetAtlassianCSM(Target):
         self.plan_lines: list[str] = []
         super().__init__(*args, **kwargs)
         self._warn_unknown_settings()
+        self._preset = preset_named(self.config.get("mapping_preset", "auto"), self.logger.warning)
         provisioning = ProvisioningSettings.from_config(self.config)
         if provisioning.enabled:
             self.provisioner = Provisioner(provisioning, lambda: self.runtime, self.logger)
@@ -163,7 +164,7 @@ class TargetAtlassianCSM(Target):
         if stream_name in self._rules:
             return self._rules[stream_name]
         schema = self._schemas.get(stream_name, {})
-        preset = PRESETS[self.config.get("mapping_preset", "auto")]
+        preset = self._preset
         overrides = (self.config.get("mapping") or {}).get(stream_name)
         base = preset.rule_for(stream_name, schema)
         try:
@@ -258,8 +259,7 @@ class TargetAtlassianCSM(Target):
     def _abandon(self) -> None:
         """Stop what runs and close files, writing no summary (the run did not happen)."""
         if self._runtime is not None:
-            self._runtime.pipeline.stop(0)
-            self._runtime.close(write_summary=False)
+            self._runtime.abandon()
 
     def _progress_snapshot(self) -> tuple[Any, Any, float | None]:
         runtime = self.runtime

@@ -29,7 +29,7 @@ def _mapper(preset: str) -> StreamMapper:
 
 
 def test_customers_map_email_name_and_snake_case_custom_attributes():
-    for preset in ("auto", "tap-kustomer--singer-io"):
+    for preset in ("auto", "singer-io/tap-kustomer"):
         op = _mapper(preset).map(
             {
                 "id": "2c01",
@@ -46,12 +46,12 @@ def test_customers_map_email_name_and_snake_case_custom_attributes():
 
 
 def test_deleted_customers_are_skipped_whatever_the_spelling():
-    mapper = _mapper("tap-kustomer--singer-io")
+    mapper = _mapper("singer-io/tap-kustomer")
     for flag in ("True", True):
         record = {"id": "x", "deleted": flag, "emails": [{"email": "x@example.com"}]}
         assert isinstance(mapper.map(record), Skip)
 
 
 def test_other_streams_of_the_tap_are_ignored():
-    rule = PRESETS["tap-kustomer--singer-io"].rule_for("conversations", {"properties": {}})
+    rule = PRESETS["singer-io/tap-kustomer"].rule_for("conversations", {"properties": {}})
     assert rule.entity == IGNORE

@@ -62,12 +62,12 @@ def catalog(entity: str, *defs: tuple[str, str, list[str]]) -> FieldCatalog:
 @pytest.mark.parametrize(
     ("stream", "schema", "entity", "preset"),
     [
-        ("users", ZENDESK_USERS, CUSTOMER, "tap-zendesk"),
-        ("organizations", ZENDESK_ORGS, ORGANIZATION, "tap-zendesk"),
-        ("contacts", SINGER_HS_CONTACTS, CUSTOMER, "tap-hubspot"),
-        ("companies", SINGER_HS_COMPANIES, ORGANIZATION, "tap-hubspot"),
-        ("contacts", MELTANO_HS_CONTACTS, CUSTOMER, "meltano-tap-hubspot"),
-        ("companies", MELTANO_HS_COMPANIES, ORGANIZATION, "meltano-tap-hubspot"),
+        ("users", ZENDESK_USERS, CUSTOMER, "singer-io/tap-zendesk"),
+        ("organizations", ZENDESK_ORGS, ORGANIZATION, "singer-io/tap-zendesk"),
+        ("contacts", SINGER_HS_CONTACTS, CUSTOMER, "singer-io/tap-hubspot"),
+        ("companies", SINGER_HS_COMPANIES, ORGANIZATION, "singer-io/tap-hubspot"),
+        ("contacts", MELTANO_HS_CONTACTS, CUSTOMER, "meltanolabs/tap-hubspot"),
+        ("companies", MELTANO_HS_COMPANIES, ORGANIZATION, "meltanolabs/tap-hubspot"),
     ],
 )
 def test_auto_detects_each_peer_tap_like_its_own_preset(stream, schema, entity, preset) -> None:
@@ -80,7 +80,9 @@ def test_auto_detects_each_peer_tap_like_its_own_preset(stream, schema, entity, 
     assert auto == named
 
 
-@pytest.mark.parametrize("preset", ["tap-zendesk", "tap-hubspot", "meltano-tap-hubspot"])
+@pytest.mark.parametrize(
+    "preset", ["singer-io/tap-zendesk", "singer-io/tap-hubspot", "meltanolabs/tap-hubspot"]
+)
 def test_a_peer_preset_ignores_the_taps_other_streams(preset) -> None:
     """Tickets, deals, contacts_by_company...: not CSM data, ignored rather than guessed."""
     rule = PRESETS[preset].rule_for("tickets", obj(id=I, subject=S))
@@ -90,9 +92,15 @@ def test_a_peer_preset_ignores_the_taps_other_streams(preset) -> None:
 
 def test_peer_presets_do_not_claim_each_others_streams() -> None:
     """A singer-io contacts schema is not read as MeltanoLabs' (and the reverse)."""
-    assert PRESETS["meltano-tap-hubspot"].rule_for("contacts", SINGER_HS_CONTACTS).entity == IGNORE
-    assert PRESETS["tap-hubspot"].rule_for("contacts", MELTANO_HS_CONTACTS).entity == IGNORE
-    assert PRESETS["tap-zendesk"].rule_for("contacts", MELTANO_HS_CONTACTS).entity == IGNORE
+    assert (
+        PRESETS["meltanolabs/tap-hubspot"].rule_for("contacts", SINGER_HS_CONTACTS).entity == IGNORE
+    )
+    assert (
+        PRESETS["singer-io/tap-hubspot"].rule_for("contacts", MELTANO_HS_CONTACTS).entity == IGNORE
+    )
+    assert (
+        PRESETS["singer-io/tap-zendesk"].rule_for("contacts", MELTANO_HS_CONTACTS).entity == IGNORE
+    )
 
 
 def test_existing_auto_detection_is_unchanged() -> None:
@@ -108,7 +116,7 @@ def test_existing_auto_detection_is_unchanged() -> None:
 
 def test_zendesk_user_maps_custom_then_standard_fields_and_org() -> None:
     """Custom values from ``user_fields``, phone from the top level, default org by id."""
-    rule = PRESETS["tap-zendesk"].rule_for("users", ZENDESK_USERS)
+    rule = PRESETS["singer-io/tap-zendesk"].rule_for("users", ZENDESK_USERS)
     site = catalog(
         CUSTOMER,
         ("Plan", "SELECT", ["plan_free", "plan_pro"]),
@@ -144,7 +152,7 @@ def test_zendesk_user_maps_custom_then_standard_fields_and_org() -> None:
 )
 def test_zendesk_deleted_users_admins_and_agents_are_skipped(changes, reason) -> None:
     """Deleted users and the account's staff (admins, agents) are not customers."""
-    rule = PRESETS["tap-zendesk"].rule_for("users", ZENDESK_USERS)
+    rule = PRESETS["singer-io/tap-zendesk"].rule_for("users", ZENDESK_USERS)
     mapper = StreamMapper("users", rule, ZENDESK_USERS, catalog(CUSTOMER))
     record = {"id": 1, "email": "a@example.com", "role": "end-user", "active": True, **changes}
     result = mapper.map(record)
@@ -154,8 +162,8 @@ def test_zendesk_deleted_users_admins_and_agents_are_skipped(changes, reason) ->
 
 def test_singer_hubspot_contact_and_company_share_the_company_key() -> None:
     """The contact's float-typed company id equals the company's ``hs_object_id`` key."""
-    contacts = PRESETS["tap-hubspot"].rule_for("contacts", SINGER_HS_CONTACTS)
-    companies = PRESETS["tap-hubspot"].rule_for("companies", SINGER_HS_COMPANIES)
+    contacts = PRESETS["singer-io/tap-hubspot"].rule_for("contacts", SINGER_HS_CONTACTS)
+    companies = PRESETS["singer-io/tap-hubspot"].rule_for("companies", SINGER_HS_COMPANIES)
     site = catalog(CUSTOMER, ("Job Title", "TEXT", []))
     contact = StreamMapper("contacts", contacts, SINGER_HS_CONTACTS, site).map(
         {
@@ -183,7 +191,7 @@ def test_singer_hubspot_contact_and_company_share_the_company_key() -> None:
 
 def test_meltano_hubspot_maps_string_properties_and_skips_archived() -> None:
     """All values are strings under ``properties``; archived records are skipped."""
-    rule = PRESETS["meltano-tap-hubspot"].rule_for("companies", MELTANO_HS_COMPANIES)
+    rule = PRESETS["meltanolabs/tap-hubspot"].rule_for("companies", MELTANO_HS_COMPANIES)
     site = catalog(ORGANIZATION, ("Industry", "SELECT", ["SOFTWARE", "RETAIL"]))
     mapper = StreamMapper("companies", rule, MELTANO_HS_COMPANIES, site)
     props = {"name": "Acme", "industry": "SOFTWARE", "hs_object_id": "5000001"}
@@ -200,7 +208,7 @@ def test_meltano_hubspot_maps_string_properties_and_skips_archived() -> None:
 
 def test_zendesk_end_users_are_loaded() -> None:
     """The staff skip does not catch customers: an active end-user maps."""
-    rule = PRESETS["tap-zendesk"].rule_for("users", ZENDESK_USERS)
+    rule = PRESETS["singer-io/tap-zendesk"].rule_for("users", ZENDESK_USERS)
     mapper = StreamMapper("users", rule, ZENDESK_USERS, catalog(CUSTOMER))
     result = mapper.map({"id": 1, "email": "a@example.com", "role": "end-user", "active": True})
     assert not isinstance(result, Skip)
@@ -209,7 +217,7 @@ def test_zendesk_end_users_are_loaded() -> None:
 
 def test_zendesk_deleted_organizations_are_skipped() -> None:
     """An organization with ``deleted_at`` set is skipped; ``null`` loads."""
-    rule = PRESETS["tap-zendesk"].rule_for("organizations", ZENDESK_ORGS)
+    rule = PRESETS["singer-io/tap-zendesk"].rule_for("organizations", ZENDESK_ORGS)
     mapper = StreamMapper("organizations", rule, ZENDESK_ORGS, catalog(ORGANIZATION))
     live = {"id": 3, "name": "Acme", "domain_names": [], "deleted_at": None}
     result = mapper.map(live)
@@ -221,7 +229,7 @@ def test_zendesk_deleted_organizations_are_skipped() -> None:
 
 def test_singer_hubspot_company_loads_its_v2_property_values() -> None:
     """v2 ``{value, timestamp, source}`` properties land as their ``value``; name not a detail."""
-    rule = PRESETS["tap-hubspot"].rule_for("companies", SINGER_HS_COMPANIES)
+    rule = PRESETS["singer-io/tap-hubspot"].rule_for("companies", SINGER_HS_COMPANIES)
     site = catalog(
         ORGANIZATION,
         ("Domain", "TEXT", []),
