@@ -211,7 +211,7 @@ def storms(customers: int, orgs: int) -> None:
                 wrong_values=len(problems),
                 summary_matches=(
                     counts["created"] == stored
-                    and counts["failed"] == len(errors)
+                    and counts["failed"] + counts["rejected"] == len(errors)
                     and summary["entities"]["organization"]["created"]
                     == len(state["organizations"])
                 ),

@@ -63,4 +63,11 @@ def decide(
         confirmed = row.confirmed_payload
         if confirmed and _without(confirmed, clears) == op.semantic_text:
             phases = [CLEAR]  # clearing alone brings CSM to the record's values
-    return Ticket(op, phases=phases, clears=clears, known=known, csm_id=row.csm_id)
+    return Ticket(
+        op,
+        phases=phases,
+        clears=clears,
+        known=known,
+        csm_id=row.csm_id,
+        before=row.confirmed_payload,
+    )

@@ -219,6 +219,7 @@ class BulkRunner:
             if status.state != RUNNING:
                 if not resumed:
                     self.schedule.learn(sub.entity, sub.size, lower, elapsed)
+                    self.summary.task_took(sub.entity, elapsed)
                 return status
             if elapsed > self.task_timeout_seconds:
                 self.logger.warning(

@@ -69,6 +69,7 @@ class Ticket:
     phases: list[str] = field(default_factory=lambda: [UPSERT])
     clears: tuple[str, ...] = ()  # fields to clear (CLEAR phase)
     known: bool = False  # the ledger had it confirmed before: an update, not a creation
+    before: str | None = None  # what CSM held before, as the ledger knows it (rollback)
     org_ids: list[str] = field(default_factory=list)
     csm_id: str | None = None
     needs: set[str] = field(default_factory=set)

@@ -79,6 +79,22 @@ CREATE TABLE IF NOT EXISTS deferred_associations (
     run_id TEXT,
     PRIMARY KEY (customer_key, org_token)
 );
+CREATE TABLE IF NOT EXISTS history (
+    run_id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    key TEXT NOT NULL,
+    action TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_run ON history (run_id);
+CREATE TABLE IF NOT EXISTS schemas (
+    stream TEXT PRIMARY KEY,
+    schema TEXT NOT NULL,
+    key_properties TEXT,
+    updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at REAL NOT NULL,
@@ -410,15 +426,24 @@ class Ledger:
         confirmed: Sequence[Any] = (),
         failed: Sequence[tuple[Any, str]] = (),
         ended: bool = False,
+        history: Sequence[tuple[Any, str, str | None]] = (),
     ) -> None:
         """Record the outcome of records (of submission ``key``, or settled without one).
 
         Confirmed records keep what was sent as what CSM holds. With ``ended`` the submission
         is over: its records that are neither confirmed nor failed here go out again in
-        another submission.
+        another submission. ``history`` (operation, ``created``/``updated``, what CSM held
+        before as far as the ledger knows) is what this run did, for rollback.
         """
         now = time.time()
-        statements: list[tuple[str, Sequence[Any]]] = []
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (
+                "INSERT INTO history (run_id, entity, key, action, before, after, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self.run_id, op.entity, op.key, action, before, op.semantic_text, now),
+            )
+            for op, action, before in history
+        ]
         for op in confirmed:
             statements.append(
                 (
@@ -568,6 +593,62 @@ class Ledger:
                 for pair in pairs
             ]
         )
+
+    def save_schema(self, stream: str, schema: dict[str, Any], key_properties: Any) -> None:
+        """A stream's latest SCHEMA, so that dead letters can be retried without the tap."""
+        self._write(
+            [
+                (
+                    "INSERT OR REPLACE INTO schemas (stream, schema, key_properties, updated_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (stream, json.dumps(schema), json.dumps(key_properties), time.time()),
+                )
+            ]
+        )
+
+    def schema(self, stream: str) -> tuple[dict[str, Any], list[str] | None] | None:
+        """The saved SCHEMA of a stream: (schema, key properties)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT schema, key_properties FROM schemas WHERE stream = ?", (stream,)
+            ).fetchone()
+        return (json.loads(row[0]), json.loads(row[1]) if row[1] else None) if row else None
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first: id, start, end and its summary."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT run_id, started_at, finished_at, summary FROM runs ORDER BY started_at"
+            ).fetchall()
+        return [
+            {
+                "run_id": run_id,
+                "started_at": started,
+                "finished_at": finished,
+                "summary": json.loads(summary) if summary else None,
+            }
+            for run_id, started, finished, summary in found
+        ]
+
+    def run_history(self, run_id: str) -> list[dict[str, Any]]:
+        """What a run did to each record: action, and the semantic form before and after."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT entity, key, action, before, after, at FROM history WHERE run_id = ? "
+                "ORDER BY at",
+                (run_id,),
+            ).fetchall()
+        return [
+            {
+                "entity": entity,
+                "key": key,
+                "action": action,
+                "before": json.loads(before) if before else None,
+                "after": json.loads(after) if after else None,
+                "at": at,
+            }
+            for entity, key, action, before, after, at in found
+        ]
 
     def finish_run(self, summary: dict[str, Any]) -> None:
         """Store the run's summary."""

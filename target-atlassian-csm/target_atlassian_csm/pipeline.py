@@ -697,11 +697,13 @@ class Pipeline:
                 ticket.submission = sub.key
         result = self.runner.run(sub)
         judgement = self._judge(batch, result)
+        final = [t for t in judgement.done if len(t.phases) == 1]
         self.ledger.settle(
             sub.key,
-            confirmed=[t.op for t in judgement.done if len(t.phases) == 1],
+            confirmed=[t.op for t in final],
             failed=[(t.op, why) for t, why in judgement.failed],
             ended=True,
+            history=[(t.op, UPDATED if t.known else CREATED, t.before) for t in final],
         )
         for org_id in judgement.forgotten_org_ids:
             names = self.ledger.forget_organization_id(org_id)

@@ -50,24 +50,30 @@ def progress_line(
 
 
 class ProgressReporter:
-    """Logs :func:`progress_line` every ``interval`` seconds until stopped."""
+    """Logs :func:`progress_line` every ``interval`` seconds (0: never) until stopped.
+
+    It also takes a timeline sample (for the run report) every ``sample_every`` seconds.
+    """
 
     def __init__(
         self,
         interval: float,
         snapshot: Callable[[], tuple[Counts, Mapping[str, int], float | None]],
+        sample: Callable[[float | None], None],
         logger: logging.Logger,
+        sample_every: float = 1.0,
     ) -> None:
         self.interval = interval
         self.snapshot = snapshot
+        self.sample = sample
+        self.sample_every = min(sample_every, interval) if interval > 0 else sample_every
         self.logger = logger
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="csm-progress", daemon=True)
 
     def start(self) -> None:
-        """Begin reporting (nothing when the interval is 0)."""
-        if self.interval > 0:
-            self._thread.start()
+        """Begin reporting."""
+        self._thread.start()
 
     def stop(self) -> None:
         """Stop reporting."""
@@ -77,9 +83,13 @@ class ProgressReporter:
 
     def _loop(self) -> None:
         last_count, last_time = 0, time.monotonic()
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(self.sample_every):
             entities, flow, allowed = self.snapshot()
-            now, count = time.monotonic(), confirmed_total(entities)
-            rate = (count - last_count) / (now - last_time) if now > last_time else None
+            self.sample(allowed)
+            now = time.monotonic()
+            if self.interval <= 0 or now - last_time < self.interval:
+                continue
+            count = confirmed_total(entities)
+            rate = (count - last_count) / (now - last_time)
             last_count, last_time = count, now
             self.logger.info(progress_line(entities, flow, rate=rate, allowed=allowed))

@@ -54,6 +54,11 @@ class RunSummary:
         self.dry_run = False
         self.run_id = ""
         self.peak_tickets = 0  # records held in memory at most (the reader's bound)
+        self.settings: dict[str, Any] = {}  # the settings that shape the load (no secrets)
+        #: (seconds since start, records confirmed or unchanged so far, rate CSM allows or None)
+        self.timeline: list[tuple[float, int, float | None]] = []
+        #: Seconds each task took, per entity (the report's task durations).
+        self.task_seconds: dict[str, list[float]] = {}
 
     def count(self, entity: str, what: str, n: int = 1) -> None:
         """Add to an entity counter."""
@@ -74,6 +79,21 @@ class RunSummary:
         """Detail fields created by provisioning."""
         with self._lock:
             self.fields[entity] += n
+
+    def task_took(self, entity: str, seconds: float) -> None:
+        """A task of ``entity`` ended after ``seconds`` (at most 10,000 kept per entity)."""
+        with self._lock:
+            kept = self.task_seconds.setdefault(entity, [])
+            if len(kept) < 10_000:
+                kept.append(round(seconds, 3))
+
+    def sample(self, allowed_rate: float | None = None) -> None:
+        """One point of the timeline: records confirmed (or unchanged) so far."""
+        with self._lock:
+            done = sum(c["created"] + c["updated"] + c["unchanged"] for c in self.entities.values())
+            at = round(time.monotonic() - self._monotonic, 2)
+            rate = round(allowed_rate, 2) if allowed_rate else None
+            self.timeline.append((at, done, rate))
 
     def ignored(self, stream: str) -> None:
         """A record of a stream that is not mapped to CSM."""
@@ -129,6 +149,9 @@ class RunSummary:
                 "fields_created": dict(self.fields),
                 "state_messages_emitted": self.state_messages,
                 "peak_records_in_memory": self.peak_tickets,
+                "settings": dict(self.settings),
+                "timeline": [list(point) for point in self.timeline],
+                "task_seconds": {e: list(v) for e, v in self.task_seconds.items()},
                 **({"provisioning": self.plan} if self.plan is not None else {}),
             }
 

@@ -206,6 +206,10 @@ class TargetAtlassianCSM(Target):
         if isinstance(stream, str) and isinstance(message_dict.get("schema"), dict):
             if self._schemas.get(stream) != message_dict["schema"]:
                 self._rules.pop(stream, None)
+                if not self.runtime.dry_run:  # kept for retrying dead letters without the tap
+                    self.runtime.ledger.save_schema(
+                        stream, message_dict["schema"], message_dict.get("key_properties")
+                    )
             self._schemas[stream] = message_dict["schema"]
         super()._process_schema_message(message_dict)
 
@@ -241,9 +245,11 @@ class TargetAtlassianCSM(Target):
         try:
             runtime = self.runtime
             runtime.preflight()
+            runtime.summary.settings = self._settings_that_matter()
             self._progress = ProgressReporter(
                 float(self.config.get("progress_interval_seconds", 15)),
                 self._progress_snapshot,
+                runtime.summary.sample,
                 self.logger,
             )
             self._progress.start()
@@ -260,6 +266,16 @@ class TargetAtlassianCSM(Target):
         """Stop what runs and close files, writing no summary (the run did not happen)."""
         if self._runtime is not None:
             self._runtime.abandon()
+
+    def _settings_that_matter(self) -> dict[str, Any]:
+        """The settings a report shows next to the run (no secret, no credential)."""
+        shown = (
+            "cloud_id", "base_url", "mapping_preset", "dry_run", "create_missing_fields",
+            "create_missing_organizations", "empty_field_policy", "invalid_detail_policy",
+            "customer_batch_size", "organization_batch_size", "max_tasks_in_flight",
+            "max_requests_per_second", "max_failure_rate", "failure_rate_min_records",
+        )  # fmt: skip
+        return {name: self.config.get(name) for name in shown if name in self.config}
 
     def _progress_snapshot(self) -> tuple[Any, Any, float | None]:
         runtime = self.runtime
@@ -281,6 +297,7 @@ class TargetAtlassianCSM(Target):
         try:
             runtime.finish()
         finally:
+            runtime.summary.sample(self._progress_snapshot()[2])
             if self.provisioner is not None:
                 runtime.summary.plan = runtime.plan.to_dict()
             if runtime.dry_run or self.provisioner is not None:

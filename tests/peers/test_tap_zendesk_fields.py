@@ -154,8 +154,9 @@ def test_every_zendesk_field_type_becomes_a_csm_field_with_the_users_values(fiel
         custom = {k: v for k, v in details.items() if k not in STANDARD["organization"]}
         want = expected_details(zd["organization_fields"], org["organization_fields"])
         assert custom == want, org["name"]
-    # the only failure: the user without email, which CSM cannot hold
-    assert run.entity("customer")["failed"] == len(
+    # the only one dead-lettered: the user without email, which CSM cannot hold
+    assert run.entity("customer")["failed"] == 0
+    assert run.entity("customer")["rejected"] == len(
         [u for u in zd["users"].values() if not u["email"]]
     )
     assert run.entity("organization")["failed"] == 0
@@ -278,6 +279,6 @@ def test_saved_definitions_land_dropdowns_as_select_with_names(
         want = named_values(zd["organization_fields"], org["organization_fields"])
         assert orgs[org["name"]]["details"] == want, org["name"]
     assert run.entity("organization")["failed"] == 0
-    assert run.entity("customer")["failed"] == len(
+    assert run.entity("customer")["rejected"] == len(
         [u for u in zd["users"].values() if not u["email"]]
     )
