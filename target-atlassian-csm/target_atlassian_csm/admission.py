@@ -9,16 +9,18 @@
 * A profile *upsert*, unless clearing alone brings CSM to the record's values.
 
 Operations that are not a record's full state (an association, an organization created
-because a customer named it) are applied on top of what the ledger knows, as is a second
-record of the same email or name within one run.
+because a customer named it, a flag saying the source deleted it) are applied on top of what
+the ledger knows, as is a second record of the same email or name within one run. A record
+deleted in the source is deleted in CSM only when this target created it there
+(:func:`decide_deletion`).
 """
 
 from __future__ import annotations
 
 import json
 
-from target_atlassian_csm.flow import CLEAR, UPSERT, Ticket
-from target_atlassian_csm.ledger import CONFIRMED, LedgerRow
+from target_atlassian_csm.flow import CLEAR, DELETE, UPSERT, Ticket
+from target_atlassian_csm.ledger import CONFIRMED, DELETED, LedgerRow
 from target_atlassian_csm.operations import DEFERRED, RECORD, REFERENCED, Operation
 
 
@@ -41,6 +43,8 @@ def decide(
     # The ledger has it, but CSM does not have it all: an association made late, or an
     # organization a look-up did not find (deleted in CSM since the ledger confirmed it).
     force = op.origin in (DEFERRED, REFERENCED)
+    if row is not None and row.status == DELETED:
+        row = None  # deleted in CSM: whatever comes now is new there
     if row is not None and row.payload and (row.run_id == run_id or op.origin != RECORD):
         prior = Operation.from_semantic(
             op.entity,
@@ -71,3 +75,16 @@ def decide(
         csm_id=row.csm_id,
         before=row.confirmed_payload,
     )
+
+
+def decide_deletion(op: Operation, row: LedgerRow | None) -> Ticket | str:
+    """A ticket deleting ``op``'s CSM record, or why nothing is deleted.
+
+    Only records this target created are deleted (the ledger knows the run that created
+    each): a record CSM held before the migration, or one an agent made, is left alone.
+    """
+    if row is None or row.status == DELETED:
+        return "deleted in the source; never loaded by this target: nothing to delete"
+    if row.created_run is None:
+        return "deleted in the source; not created by this target: left in CSM"
+    return Ticket(op, phases=[DELETE], known=True, csm_id=row.csm_id, before=row.confirmed_payload)

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from target_atlassian_csm.flow import CLEAR, UPSERT, Ticket
+from target_atlassian_csm.flow import CLEAR, DELETE, UPSERT, Ticket
 from target_atlassian_csm.limits import DETAILS_BULK_MAX_ENTITIES, DETAILS_BULK_MAX_OPERATIONS
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION
 
@@ -30,7 +30,11 @@ PRIORITY: tuple[Kind, ...] = (
     (ORGANIZATION, CLEAR),
     (CUSTOMER, CLEAR),
     (CUSTOMER, UPSERT),
+    (CUSTOMER, DELETE),
+    (ORGANIZATION, DELETE),
 )
+#: Deletes are single-record requests (no bulk endpoint deletes): a lane sends this many.
+DELETES_PER_BATCH = 25
 ENDPOINTS: dict[Kind, str] = {
     (CUSTOMER, UPSERT): "customer/profile/bulk",
     (ORGANIZATION, UPSERT): "organization/profile/bulk",
@@ -53,7 +57,7 @@ class Batch:
 
     @property
     def endpoint(self) -> str:
-        """Where the batch goes."""
+        """Where the batch goes (bulk kinds only)."""
         return ENDPOINTS[self.kind]
 
     @property
@@ -81,6 +85,8 @@ class Batcher:
 
     def _limits(self, kind: Kind) -> tuple[int, int]:
         """(tickets, weight) a batch of ``kind`` may hold."""
+        if kind[1] == DELETE:
+            return DELETES_PER_BATCH, DELETES_PER_BATCH
         if kind[1] == CLEAR:
             return DETAILS_BULK_MAX_ENTITIES, DETAILS_BULK_MAX_OPERATIONS
         size = self.batch_size[kind[0]]

@@ -430,6 +430,15 @@ class CsmClient:
         )
         return [r for r in _results(answer) if r.get("id")]
 
+    def delete_record(self, entity: str, csm_id: str) -> bool:
+        """DELETE one customer account or organization; False when CSM has no such record."""
+        path = f"customer/account/{csm_id}" if entity == "customer" else f"organization/{csm_id}"
+        try:
+            self.request("DELETE", path, kind="deletes")
+        except NotFoundError:
+            return False
+        return True
+
     def find_customer_ids(self, emails: list[str]) -> dict[str, str]:
         """CSM customer ids by case-folded email, for those CSM knows (<= 25 emails).
 

@@ -43,6 +43,8 @@ NEW, WAITING, BUFFERED, IN_FLIGHT, PARKED, ENDED = (
 #: The phases of a ticket: fields emptied in the source are cleared (details bulk DELETE)
 #: before the profile is upserted.
 CLEAR, UPSERT = "clear", "upsert"
+#: The one phase of a record deleted in the source (``delete_policy: delete``).
+DELETE = "delete"
 
 MOVES: dict[str, frozenset[str]] = {
     NEW: frozenset({WAITING, BUFFERED, IN_FLIGHT, PARKED, ENDED}),

@@ -109,6 +109,7 @@ ADDED_COLUMNS = {"submission": "TEXT", "confirmed_payload": "TEXT", "created_run
 SUBMITTED = "submitted"
 CONFIRMED = "confirmed"
 FAILED = "failed"
+DELETED = "deleted"  # deleted in CSM by this target (delete_policy, rollback)
 #: Submission states: written before the request; CSM answered with a task; the task ended.
 PREPARED, SENT, ENDED = "prepared", "sent", "ended"
 
@@ -131,6 +132,7 @@ class LedgerRow:
     confirmed_payload: str | None = None
     csm_id: str | None = None
     updated_at: float | None = None
+    created_run: str | None = None
 
     def semantic(self) -> dict[str, Any] | None:
         """The last semantic payload sent."""
@@ -161,7 +163,7 @@ class OpenSubmission:
 
 _ROW_COLUMNS = (
     "payload_hash, payload, status, run_id, submission, stream, source_id, confirmed_payload, "
-    "csm_id, updated_at"
+    "csm_id, updated_at, created_run"
 )
 
 
@@ -504,6 +506,28 @@ class Ledger:
                     (ENDED, now, key),
                 )
             )
+        self._write(statements)
+
+    def mark_deleted(self, ops: Sequence[tuple[Any, str | None]]) -> None:
+        """Records deleted in CSM (operation, what CSM held before as the ledger knows it)."""
+        now = time.time()
+        statements: list[tuple[str, Sequence[Any]]] = []
+        for op, before in ops:
+            statements += [
+                (
+                    "UPDATE records SET status = ?, run_id = ?, reason = NULL, updated_at = ?, "
+                    "submission = NULL, confirmed_payload = NULL, csm_id = NULL "
+                    "WHERE entity = ? AND key = ?",
+                    (DELETED, self.run_id, now, op.entity, op.key),
+                ),
+                (
+                    "INSERT INTO history (run_id, entity, key, action, before, after, at) "
+                    "VALUES (?, ?, ?, 'deleted', ?, NULL, ?)",
+                    (self.run_id, op.entity, op.key, before, now),
+                ),
+            ]
+            if op.entity == "organization":
+                statements.append(("DELETE FROM organization_ids WHERE name_key = ?", (op.key,)))
         self._write(statements)
 
     def end_submission(self, key: str) -> None:

@@ -141,9 +141,22 @@ class Unloadable(MappingError):
 
 @dataclass
 class Skip:
-    """The rule says this record is not to be loaded (e.g. archived); not a failure."""
+    """The rule says this record is not to be loaded (e.g. a support agent); not a failure."""
 
     reason: str
+
+
+@dataclass
+class Deleted(Skip):
+    """The record says it was deleted in the source (archived, ``deleted``, ``deleted_at``).
+
+    Not loaded, like any skip; what becomes of its CSM record is the ``delete_policy``
+    setting's choice. ``identity`` may be missing (a deleted record without its email): the
+    ledger finds it by source id.
+    """
+
+    identity: str | None = None
+    source_id: str | None = None
 
 
 @dataclass
@@ -167,6 +180,8 @@ class StreamRule:
     strip_type_suffixes: bool = False
     exclude_fields: list[str] = field(default_factory=list)
     skip_when: dict[str, Any] = field(default_factory=dict)
+    deleted_when: dict[str, Any] = field(default_factory=dict)
+    merged_ids: Expr = None
 
     @classmethod
     def from_config(cls, stream: str, config: Mapping[str, Any]) -> StreamRule:
@@ -201,7 +216,7 @@ class StreamRule:
                 "`organization_id` (with `organization_stream`) or `organization_name`"
             )
             raise ValueError(msg)
-        for path, expected in rule.skip_when.items():
+        for path, expected in [*rule.skip_when.items(), *rule.deleted_when.items()]:
             try:
                 _skip_test(path, expected)
             except ValueError as exc:
@@ -226,6 +241,8 @@ class StreamRule:
             *(_paths_in(e) for e in self.details.values()),
             self.exclude_fields,
             self.skip_when,
+            self.deleted_when,
+            _paths_in(self.merged_ids),
         )
 
     def merged(self, overrides: Mapping[str, Any], stream: str) -> StreamRule:
@@ -276,6 +293,10 @@ class StreamMapper:
         self._org_ids = compile_alternatives(rule.organization_id)
         self._customer_id = compile_alternatives(rule.customer_id)
         self._skips = [(compile_path(p), *_skip_test(p, v)) for p, v in rule.skip_when.items()]
+        self._deletions = [
+            (compile_path(p), *_skip_test(p, v)) for p, v in rule.deleted_when.items()
+        ]
+        self._merged_ids = compile_alternatives(rule.merged_ids)
         self.details: list[tuple[FieldDef, Getter]] = []
         self.unknown_fields: list[str] = []
         if rule.entity != ASSOCIATION_ENTITY:
@@ -318,6 +339,8 @@ class StreamMapper:
             self.rule.details.values(),
             self.rule.exclude_fields,
             self.rule.skip_when,
+            self.rule.deleted_when,
+            _paths_in(self.rule.merged_ids),
             bound_paths,
         )
         key = self.rule.details_value_key
@@ -342,11 +365,14 @@ class StreamMapper:
         key = self.rule.details_value_key
         return _unwrapping(read, key) if key else read
 
-    def map(self, record: dict[str, Any]) -> Operation | Skip:
-        """Map one record, or say why it is skipped; raises MappingError when it is invalid."""
+    def map(self, record: dict[str, Any]) -> Operation | Skip | Deleted:
+        """Map one record, or say why it is skipped or deleted; MappingError when invalid."""
         for getter, matches, reason in self._skips:
             if matches(getter(record)):
                 return Skip(reason)
+        for getter, matches, reason in self._deletions:
+            if matches(getter(record)):
+                return Deleted(reason, self.identity_of(record), self.source_id_of(record))
         identity = self.identity_of(record) or ""
         if self.entity == CUSTOMER:
             if not identity:
@@ -402,6 +428,18 @@ class StreamMapper:
         """The record's id in its source, as text (numbers without ``.0``)."""
         value = self._source_id(record) if self._source_id else None
         return scalar_text(value) if value not in (None, "") else None
+
+    def merged_source_ids(self, record: dict[str, Any]) -> list[str]:
+        """Source ids of records merged into this one (HubSpot ``hs_merged_object_ids``)."""
+        if self._merged_ids is None:
+            return []
+        value = self._merged_ids(record)
+        items = value.split(";") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            items = [items]
+        own = self.source_id_of(record)
+        found = [scalar_text(i).strip() for i in items if i not in (None, "")]
+        return [i for i in dict.fromkeys(found) if i and i != own]
 
     def association(self, record: dict[str, Any]) -> tuple[str, OrgRef] | None:
         """An association record's (customer source id, organization reference), if whole."""

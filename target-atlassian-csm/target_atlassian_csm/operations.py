@@ -28,6 +28,9 @@ ORGANIZATION = "organization"
 #: already has the reference); or a customer's reference to an organization no record
 #: describes (created by name).
 RECORD, ASSOCIATION, DEFERRED, REFERENCED = "record", "association", "deferred", "referenced"
+#: A record deleted in the source (``delete_policy: delete``), and one flagged as deleted
+#: (``delete_policy: flag``: a detail set on the CSM record).
+DELETION, FLAG = "deletion", "flag"
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,6 +158,16 @@ class Operation:
         field by field, and a field one of them leaves empty keeps the other's value.
         Organization references always accumulate (an association is only ever added).
         """
+        if DELETION in (self.origin, newer.origin):
+            # A deletion and a record of one key: the later says what the source holds now.
+            return Operation(
+                entity=newer.entity, identity=newer.identity or self.identity,
+                stream=newer.stream, source_id=newer.source_id or self.source_id,
+                display_name=newer.display_name, details=dict(newer.details),
+                org_refs=newer.org_refs, record=newer.record, seqs=self.seqs + newer.seqs,
+                origin=newer.origin, cleared=newer.cleared, line=newer.line,
+                warnings=self.warnings + newer.warnings,
+            )  # fmt: skip
         refs = list(self.org_refs) + [r for r in newer.org_refs if r not in self.org_refs]
         if newer.same_record(self):
             details = dict(newer.details)

@@ -9,7 +9,9 @@ A record read by the target ends exactly once, one of:
                            is reported with its reason, but it is a property of the source,
                            not a failure of the run;
 ``failed``                 CSM refused it, or it broke its schema or its field types: it is
-                           dead-lettered with the reason.
+                           dead-lettered with the reason;
+``deleted``                deleted in the source, and its CSM record deleted too
+                           (``delete_policy: delete``).
 
 Records merged into another of the same email or name end with that one (counted
 ``merged``). :class:`RunRecords` is built once per run from plain objects (summary, plan,
@@ -23,19 +25,20 @@ from typing import Any
 
 from target_atlassian_csm.barrier import StateBarrier
 from target_atlassian_csm.deadletter import DeadLetters
-from target_atlassian_csm.operations import RECORD, Operation
+from target_atlassian_csm.operations import DELETION, FLAG, RECORD, Operation
 from target_atlassian_csm.plan import RunPlan
 from target_atlassian_csm.summary import RunSummary
 
-CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED = (
+CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED, DELETED = (
     "created",
     "updated",
     "unchanged",
     "skipped",
     "rejected",
     "failed",
+    "deleted",
 )
-ENDINGS = frozenset({CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED})
+ENDINGS = frozenset({CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED, DELETED})
 
 
 class RunRecords:
@@ -113,7 +116,7 @@ class RunRecords:
             identity=op.identity,
             line=op.line,
             task_id=task_id,
-            counted=op.origin == RECORD,
+            counted=op.origin in (RECORD, DELETION, FLAG),
         )
 
     def warn(self, op: Operation, reason: str) -> None:

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from target_atlassian_csm.admission import decide
+from target_atlassian_csm.admission import decide, decide_deletion
 from target_atlassian_csm.batches import Batch, Batcher, encode_batch
 from target_atlassian_csm.bulktask import (
     BulkRunner,
@@ -42,10 +42,11 @@ from target_atlassian_csm.bulktask import (
     TaskResult,
     classify,
 )
-from target_atlassian_csm.client import DONE, CsmClient, FatalApiError, TaskStatus
+from target_atlassian_csm.client import DONE, CsmClient, FatalApiError, RequestRejected, TaskStatus
 from target_atlassian_csm.flow import (
     BUFFERED,
     CLEAR,
+    DELETE,
     ENDED,
     IN_FLIGHT,
     UPSERT,
@@ -53,28 +54,31 @@ from target_atlassian_csm.flow import (
     Flow,
     Ticket,
 )
-from target_atlassian_csm.ledger import Ledger
-from target_atlassian_csm.limits import CUSTOMER_FETCH_MAX, ORGANIZATION_FETCH_MAX
+from target_atlassian_csm.ledger import DELETED as LEDGER_DELETED
+from target_atlassian_csm.ledger import Ledger, LedgerRow
 from target_atlassian_csm.operations import (
     ASSOCIATION,
     CUSTOMER,
     DEFERRED,
+    DELETION,
+    FLAG,
     ORGANIZATION,
     RECORD,
     REFERENCED,
     Operation,
     OrgRef,
 )
-from target_atlassian_csm.outcomes import CREATED, FAILED, UNCHANGED, UPDATED, RunRecords
-from target_atlassian_csm.polling import PollSchedule
-from target_atlassian_csm.references import (
-    Directory,
-    Lookup,
-    Needs,
-    customer_need,
-    org_need,
-    source_need,
+from target_atlassian_csm.outcomes import (
+    CREATED,
+    DELETED,
+    FAILED,
+    SKIPPED,
+    UNCHANGED,
+    UPDATED,
+    RunRecords,
 )
+from target_atlassian_csm.polling import PollSchedule
+from target_atlassian_csm.references import Job, Lookups, Needs, org_need, own_need, source_need
 
 REFERENCED_STREAM = "(referenced organization)"
 #: Operations the reader hands over per lock acquisition (see :meth:`Pipeline.accept`).
@@ -95,6 +99,7 @@ class PipelineSettings:
     poll_min_seconds: float = 0.1
     poll_max_seconds: float = 30.0
     org_lookup_attempts: int = 8
+    max_deletes_per_run: int = 100
     dry_run: bool = False
 
 
@@ -177,13 +182,19 @@ class Pipeline:
         self._cv = threading.Condition(threading.RLock())
         self.flow = Flow()
         self.needs = Needs()
-        self.directory = Directory()
+        self.lookups = Lookups(
+            ledger,
+            create_missing=settings.create_missing_organizations,
+            attempts=settings.org_lookup_attempts,
+            needs=self.needs,
+        )
         self.batcher = Batcher(settings.batch_size, settings.batch_max_wait_seconds)
         self.assoc = _Associations()
         self.lanes = _Lanes()
         self._inbox: deque[Operation] = deque()
         self._resumed: deque[tuple[Batch, Submission]] = deque()
         self._started = False
+        self.deletes_left = settings.max_deletes_per_run
         self.max_queued = (settings.max_tasks_in_flight + 2) * max(settings.batch_size.values())
 
     # ================================================================= life cycle
@@ -247,6 +258,33 @@ class Pipeline:
                 self.assoc.waiting.setdefault(token, []).append(op)
                 return
             self._enter(self._as_customer(op, key))
+
+    def delete(self, op: Operation, *, spare: str | None = None) -> None:
+        """A record deleted in the source (``op.origin``: DELETION, or FLAG to flag it).
+
+        ``op.identity`` may be empty: the ledger finds the record by its source id. ``spare``
+        is a key never to delete (the record another was merged into: same email, one record).
+        """
+        with self._cv:
+            self._admit_inbox()
+            if not op.identity and op.source_id:
+                key = self.ledger.key_for_source(op.entity, op.stream, op.source_id)
+                if key is not None:
+                    identity = (
+                        self._identity_of(key)
+                        if op.entity == CUSTOMER
+                        else self.lookups.spelling(key)
+                    )
+                    op = Operation(
+                        op.entity, identity, op.stream, source_id=op.source_id,
+                        details=op.details, record=op.record, seqs=op.seqs, origin=op.origin,
+                        line=op.line,
+                    )  # fmt: skip
+            if not op.identity or op.key == spare:
+                why = "deleted in the source; never loaded by this target: nothing to do"
+                self.records.end_op(op, SKIPPED, why)
+                return
+            self._enter(op)
 
     def flush(self) -> None:
         """Send partial batches now instead of waiting for them to fill."""
@@ -374,8 +412,8 @@ class Pipeline:
             return None
         if op.entity == ORGANIZATION:
             need = source_need(OrgRef("source", op.source_id, op.stream))
-            self.directory.source_names[need] = op.key
-            self.directory.spellings.setdefault(op.key, op.identity)
+            self.lookups.source_names[need] = op.key
+            self.lookups.spellings.setdefault(op.key, op.identity)
             return need
         token = f"{op.stream}:{op.source_id}"
         self.assoc.customer_sources[token] = op.key
@@ -421,6 +459,9 @@ class Pipeline:
             row = ...
         if row is ...:
             row = self.ledger.get(op.entity, op.key)
+        if op.origin in (DELETION, FLAG):
+            self._enter_deletion(op, row)  # type: ignore[arg-type]
+            return
         ticket = decide(
             op,
             row,  # type: ignore[arg-type]
@@ -430,9 +471,38 @@ class Pipeline:
         if ticket is None:
             self.records.end_op(op, UNCHANGED)
             if op.entity == ORGANIZATION:
-                self._org_ended(op, confirmed=True)
+                self.lookups.organization_settled(op.key, op.identity, confirmed=True)
+                self._cv.notify_all()
             return
         self._route(ticket)
+
+    def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
+        """A record deleted in the source: flagged, or its CSM record deleted (see admission)."""
+        if op.origin == FLAG:
+            if row is None or row.status == LEDGER_DELETED:
+                self.records.end_op(op, SKIPPED, "deleted in the source; never loaded")
+                return
+            ticket = decide(op, row, run_id=self.ledger.run_id, clear_empty_fields=False)
+            if ticket is None:
+                self.records.end_op(op, UNCHANGED)
+            else:
+                self._route(ticket)
+            return
+        found = decide_deletion(op, row)
+        if isinstance(found, str):
+            self.records.end_op(op, SKIPPED, found)
+            if row is not None and row.created_run is None and row.status != LEDGER_DELETED:
+                self.records.warn(op, found)
+            return
+        if self.deletes_left <= 0:
+            why = (
+                f"not deleted: max_deletes_per_run ({self.settings.max_deletes_per_run}) was "
+                "reached in this run (retry the dead letters, or raise the bound)"
+            )
+            self.records.end_op(op, FAILED, why)
+            return
+        self.deletes_left -= 1
+        self._route(found)
 
     # ================================================================== routing
     def _route(self, ticket: Ticket) -> None:
@@ -443,7 +513,8 @@ class Pipeline:
                 self.flow.move(ticket, WAITING)
             for need in needs:
                 self.needs.add(ticket, need)
-            self._schedule_lookups(ticket, needs)
+            self.lookups.schedule(ticket, needs, self._organizations_on_their_way())
+            self._cv.notify_all()
             return
         self._warn_dropped(ticket)
         self.flow.move(ticket, BUFFERED)
@@ -453,19 +524,21 @@ class Pipeline:
     def _needs_of(self, ticket: Ticket) -> list[str]:
         """What the ticket still needs (and, as a side effect, the ids it has)."""
         op, needs = ticket.op, []
-        if ticket.phase == CLEAR and ticket.csm_id is None:
-            found, missing = self._own_id(op)
+        if ticket.phase in (CLEAR, DELETE) and ticket.csm_id is None:
+            found, missing = self.lookups.own_id(op.entity, op.key)
             if found:
                 ticket.csm_id = found
+            elif missing and ticket.phase == DELETE:
+                return []  # not in CSM any more: the delete lane ends it as deleted
             elif missing:
                 ticket.phases, ticket.clears = [UPSERT], ()  # nothing in CSM to clear
             else:
-                needs.append(customer_need(op.key) if op.entity == CUSTOMER else org_need(op.key))
+                needs.append(own_need(op.entity, op.key))
         if op.entity != CUSTOMER or UPSERT not in ticket.phases:
             return needs
         ticket.org_ids = []
         for ref in op.org_refs:
-            name_key = self._name_key(ref)
+            name_key = self.lookups.name_key(ref)
             if name_key is None:
                 need = source_need(ref)
                 if need in ticket.released:
@@ -475,65 +548,13 @@ class Pipeline:
                     continue
                 needs.append(need)
                 continue
-            org_id = self._org_id(name_key)
+            org_id = self.lookups.org_id(name_key)
             if org_id is not None:
                 if org_id not in ticket.org_ids:
                     ticket.org_ids.append(org_id)
-            elif name_key not in self.directory.orgs_missing:
+            elif name_key not in self.lookups.orgs_missing:
                 needs.append(org_need(name_key))
         return needs
-
-    def _own_id(self, op: Operation) -> tuple[str | None, bool]:
-        """(CSM id, known to be missing) of the ticket's own record, for clears."""
-        if op.entity == ORGANIZATION:
-            return self._org_id(op.key), op.key in self.directory.orgs_missing
-        return (
-            self.directory.customer_ids.get(op.key),
-            op.key in self.directory.customers_missing,
-        )
-
-    def _name_key(self, ref: OrgRef) -> str | None:
-        if ref.kind != "source":
-            name_key = ref.value.casefold()
-            self.directory.spellings.setdefault(name_key, ref.value)
-            return name_key
-        need = source_need(ref)
-        name_key = self.directory.source_names.get(need)
-        if name_key is None:
-            name_key = self.ledger.key_for_source(ORGANIZATION, ref.stream or "", ref.value)
-            if name_key is not None:
-                self.directory.source_names[need] = name_key
-        return name_key
-
-    def _spelling(self, name_key: str) -> str:
-        """An organization's name as sent (case kept), from this run or the ledger."""
-        if name_key not in self.directory.spellings:
-            row = self.ledger.get(ORGANIZATION, name_key)
-            semantic = row.semantic() if row is not None else None
-            self.directory.spellings[name_key] = str((semantic or {}).get("identity") or name_key)
-        return self.directory.spellings[name_key]
-
-    def _org_id(self, name_key: str) -> str | None:
-        found = self.directory.org_ids.get(name_key)
-        if found is None and name_key not in self.directory.not_in_ledger:
-            found = self.ledger.organization_id(name_key)
-            if found is None:
-                self.directory.not_in_ledger.add(name_key)
-            else:
-                self.directory.org_ids[name_key] = found
-        return found
-
-    def _schedule_lookups(self, ticket: Ticket, needs: list[str]) -> None:
-        for need in needs:
-            kind, _, key = need.partition(":")
-            if kind == "org":
-                if key not in self.directory.org_lookups and (ORGANIZATION, key) not in (
-                    self.flow.live
-                ):
-                    self.directory.org_lookups[key] = Lookup(self._spelling(key))
-            elif kind == "cust" and key not in self.directory.customer_lookups:
-                self.directory.customer_lookups[key] = Lookup(ticket.op.identity)
-        self._cv.notify_all()
 
     def _met(self, need: str) -> None:
         """Something a ticket waited for is known (or known to be unavailable)."""
@@ -566,20 +587,20 @@ class Pipeline:
             return
         for ref in ticket.op.org_refs:
             name_key = (
-                self.directory.source_names.get(source_need(ref))
+                self.lookups.source_names.get(source_need(ref))
                 if ref.kind == "source"
                 else ref.value.casefold()
             )
-            if name_key is not None and name_key in self.directory.orgs_missing:
-                spelling = self.directory.spellings.get(name_key, name_key)
-                why = self.directory.orgs_missing[name_key]
+            if name_key is not None and name_key in self.lookups.orgs_missing:
+                spelling = self.lookups.spelling(name_key)
+                why = self.lookups.orgs_missing[name_key]
                 self.records.warn(ticket.op, f"organization {spelling!r} {why}: loaded without it")
 
     def _release_deferred_at_start(self, pairs: list[tuple[str, str]]) -> None:
         for key, token in pairs:
             ref = OrgRef.from_token(token)
             need = source_need(ref)
-            if self._name_key(ref) is not None:
+            if self.lookups.name_key(ref) is not None:
                 self._enter_deferred(key, ref)
             else:
                 self.assoc.deferred.setdefault(need, set()).add(key)
@@ -605,17 +626,13 @@ class Pipeline:
             self.records.summary.task("associations_made")
         self.records.end_op(ticket.op, how, reason, task_id)
         if ticket.op.entity == ORGANIZATION:
-            self._org_ended(ticket.op, confirmed=how != FAILED)
+            self.lookups.organization_settled(
+                ticket.op.key, ticket.op.identity, confirmed=how != FAILED
+            )
         parked = self.flow.unpark(ticket.ek)
         if parked is not None:
             self._enter(parked)
         self._cv.notify_all()
-
-    def _org_ended(self, op: Operation, *, confirmed: bool) -> None:
-        """An organization settled: look its id up for the customers waiting on it."""
-        if self.needs.waiting_on(org_need(op.key)) and op.key not in self.directory.org_ids:
-            self.directory.org_lookups[op.key] = Lookup(op.identity, confirmed_by_us=confirmed)
-            self._cv.notify_all()
 
     def _phase_done(self, ticket: Ticket) -> None:
         ticket.phases.pop(0)
@@ -678,6 +695,9 @@ class Pipeline:
 
     def _run(self, batch: Batch, sub: Submission | None) -> None:
         """Send one batch (or resume an open submission) and settle what it says."""
+        if batch.kind[1] == DELETE:
+            self._run_deletes(batch)
+            return
         if sub is None:
             bad: list[tuple[Ticket, str]] = []
             body, kept = encode_batch(batch, lambda t, why: bad.append((t, why)))
@@ -710,6 +730,30 @@ class Pipeline:
             self.ledger.mark_unknown(ORGANIZATION, names, f"CSM no longer knows id {org_id}")
         with self._cv:
             self._apply(judgement, result.task_id)
+
+    def _run_deletes(self, batch: Batch) -> None:
+        """Delete each record of the batch in CSM (single-record requests: no bulk deletes)."""
+        done: list[Ticket] = []
+        failed: list[tuple[Ticket, str]] = []
+        for ticket in batch.tickets:
+            if ticket.csm_id is None or self.settings.dry_run:
+                done.append(ticket)  # already gone from CSM (or a dry run): nothing to send
+                continue
+            try:
+                self.client.delete_record(ticket.op.entity, ticket.csm_id)
+            except RequestRejected as exc:
+                failed.append((ticket, f"CSM refused to delete it: {exc}"))
+                continue
+            done.append(ticket)
+        self.ledger.mark_deleted([(t.op, t.before) for t in done])
+        self.ledger.settle(None, failed=[(t.op, why) for t, why in failed])
+        with self._cv:
+            for ticket in done:
+                if ticket.op.entity == ORGANIZATION:
+                    self.lookups.org_ids.pop(ticket.op.key, None)
+                self._finish(ticket, DELETED)
+            for ticket, why in failed:
+                self._finish(ticket, FAILED, why)
 
     def _judge(self, batch: Batch, result: TaskResult) -> _Judgement:
         """What the answer means for each ticket (no state is changed here)."""
@@ -767,9 +811,7 @@ class Pipeline:
     def _apply(self, judgement: _Judgement, task_id: str | None) -> None:
         """Move each ticket as the judgement says (caller holds the lock)."""
         for org_id in judgement.forgotten_org_ids:
-            for name_key in self.directory.forget_org_id(org_id):
-                self.directory.not_in_ledger.add(name_key)
-                self.directory.tried_creating.discard(name_key)
+            self.lookups.forget_org_id(org_id)
         for ticket in judgement.done:
             self._phase_done(ticket)
         for ticket, reason in judgement.failed:
@@ -787,104 +829,49 @@ class Pipeline:
         self.records.barrier.maybe_emit()
 
     # ============================================================== control lane
+    # ============================================================== control lane
+    def _organizations_on_their_way(self) -> set[str]:
+        """Organizations of this run not waiting: their look-up comes when they settle."""
+        return {
+            key
+            for (entity, key), ticket in self.flow.live.items()
+            if entity == ORGANIZATION and ticket.state != WAITING
+        }
+
     def _next_lookup_job(self) -> Callable[[], None] | None:
         with self._cv:
             while True:
                 if self.lanes.stopping or self.lanes.fatal is not None:
                     return None
-                busy = {key for entity, key in self.flow.live if entity == ORGANIZATION}
-                busy = {k for k in busy if self.flow.live[(ORGANIZATION, k)].state != WAITING}
-                names = self.directory.due(self.directory.org_lookups, busy=busy)
-                if names:
+                job = self.lookups.next_job(self._organizations_on_their_way())
+                if job is not None:
                     self.lanes.busy += 1
-                    chosen = names[:ORGANIZATION_FETCH_MAX]
-                    return lambda: self._look_up_organizations(chosen)
-                emails = self.directory.due(self.directory.customer_lookups)
-                if emails:
-                    self.lanes.busy += 1
-                    chosen_emails = emails[:CUSTOMER_FETCH_MAX]
-                    return lambda: self._look_up_customers(chosen_emails)
+                    return lambda: self._look_up(job)
                 if self.lanes.finishing and self._idle():
                     return None
-                due_at = self.directory.next_due_at()
+                due_at = self.lookups.next_due_at()
                 wait = 1.0 if due_at is None else max(0.01, min(1.0, due_at - time.monotonic()))
                 self._cv.wait(wait)
 
-    def _look_up_organizations(self, name_keys: list[str]) -> None:
-        with self._cv:
-            spellings = {
-                k: self.directory.org_lookups[k].spelling
-                for k in name_keys
-                if k in self.directory.org_lookups
-            }
+    def _look_up(self, job: Job) -> None:
+        """Ask CSM (outside the lock), then act on what the answer decides."""
         if self.settings.dry_run:
-            found = {k: f"dry-run:{k}" for k in spellings}
-        else:
-            results = self.client.fetch_organizations(list(spellings.values()))
+            found = {k: f"dry-run:{k}" for k in job.asked}
+        elif job.entity == ORGANIZATION:
+            results = self.client.fetch_organizations(list(job.asked.values()))
             named = [(str(r["name"]), str(r["id"])) for r in results if r.get("name")]
             found = {name.casefold(): csm_id for name, csm_id in named}
             self.ledger.set_organization_ids(named)
-        with self._cv:
-            for name_key in spellings:
-                lookup = self.directory.org_lookups.get(name_key)
-                if lookup is None:
-                    continue
-                if name_key in found:
-                    del self.directory.org_lookups[name_key]
-                    self.directory.org_ids[name_key] = found[name_key]
-                    self._met(org_need(name_key))
-                else:
-                    self._not_found(name_key, lookup)
-            self._cv.notify_all()
-
-    def _not_found(self, name_key: str, lookup: Lookup) -> None:
-        if not self.needs.waiting_on(org_need(name_key)):
-            del self.directory.org_lookups[name_key]
-            return
-        lookup.attempts += 1
-        if lookup.confirmed_by_us and lookup.attempts < self.settings.org_lookup_attempts:
-            # Created by us a moment ago: CSM may not list it yet.
-            lookup.not_before = time.monotonic() + min(30.0, 0.5 * 2**lookup.attempts)
-            return
-        del self.directory.org_lookups[name_key]
-        if (
-            self.settings.create_missing_organizations
-            and name_key not in self.directory.tried_creating
-            and not lookup.confirmed_by_us
-        ):
-            self.directory.tried_creating.add(name_key)
-            self.records.summary.task("organizations_created_for_references")
-            self._enter(
-                Operation(ORGANIZATION, lookup.spelling, REFERENCED_STREAM, origin=REFERENCED)
-            )
-            return
-        self.directory.orgs_missing[name_key] = (
-            "was not found and create_missing_organizations is off"
-            if not self.settings.create_missing_organizations
-            else "could not be created or found"
-        )
-        self._met(org_need(name_key))
-
-    def _look_up_customers(self, keys: list[str]) -> None:
-        with self._cv:
-            emails = {
-                k: self.directory.customer_lookups[k].spelling
-                for k in keys
-                if k in self.directory.customer_lookups
-            }
-        if self.settings.dry_run:
-            found = {k: f"dry-run:{k}" for k in emails}
         else:
-            found = self.client.find_customer_ids(list(emails.values()))
+            found = self.client.find_customer_ids(list(job.asked.values()))
             self.ledger.set_customer_ids(found.items())
         with self._cv:
-            for key in emails:
-                self.directory.customer_lookups.pop(key, None)
-                if key in found:
-                    self.directory.customer_ids[key] = found[key]
-                else:
-                    self.directory.customers_missing.add(key)
-                self._met(customer_need(key))
+            answer = self.lookups.answered(job, found)
+            for need in answer.met:
+                self._met(need)
+            for spelling in answer.create:
+                self.records.summary.task("organizations_created_for_references")
+                self._enter(Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED))
             self._cv.notify_all()
 
     # ================================================================== recovery

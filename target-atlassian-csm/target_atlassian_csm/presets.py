@@ -41,7 +41,8 @@ def hubspot_contacts(stream: str, schema: Mapping[str, Any]) -> StreamRule | Non
             source_id="id",
             organization_id="associated_company_ids",
             organization_stream="companies",
-            skip_when={"archived": True},
+            deleted_when={"archived": True},
+            merged_ids="hs_merged_object_ids",
             exclude_fields=[
                 "id",
                 "createdAt",
@@ -58,7 +59,8 @@ def hubspot_contacts(stream: str, schema: Mapping[str, Any]) -> StreamRule | Non
             entity=ORGANIZATION,
             name="name",
             source_id="id",
-            skip_when={"archived": True},
+            deleted_when={"archived": True},
+            merged_ids="hs_merged_object_ids",
             exclude_fields=[
                 "id",
                 "createdAt",
@@ -88,7 +90,7 @@ def kustomer(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
             source_id="id",
             organization_id="company_id",
             organization_stream="companies",
-            skip_when={"deleted": True},
+            deleted_when={"deleted": True},
             details_from=["attributes.custom"],
             strip_type_suffixes=True,
         )
@@ -97,7 +99,7 @@ def kustomer(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
             entity=ORGANIZATION,
             name="attributes.name",
             source_id="id",
-            skip_when={"deleted": True},
+            deleted_when={"deleted": True},
             details_from=["attributes.custom"],
             strip_type_suffixes=True,
         )
@@ -118,7 +120,7 @@ def kustomer_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | None
             email="emails[0].email",
             display_name=["display_name", "name"],
             source_id="id",
-            skip_when={"deleted": {"in": [True, "True", "true"]}},
+            deleted_when={"deleted": {"in": [True, "True", "true"]}},
             details_from=["custom"],
             strip_type_suffixes=True,
         )
@@ -166,7 +168,7 @@ def tap_hubspot_singer(stream: str, schema: Mapping[str, Any]) -> StreamRule | N
             entity=ORGANIZATION,
             name="properties.name.value",
             source_id="properties.hs_object_id.value",
-            skip_when={"isDeleted": True},
+            deleted_when={"isDeleted": True},
             details_from=["properties"],
             details_value_key="value",
             exclude_fields=[*HUBSPOT_SYSTEM_PROPERTIES, "name"],
@@ -183,7 +185,7 @@ def _hubspot_contacts_rule() -> StreamRule:
         source_id="id",
         organization_id="properties.associatedcompanyid",
         organization_stream="companies",
-        skip_when={"archived": True},
+        deleted_when={"archived": True},
         details_from=["properties"],
         exclude_fields=HUBSPOT_SYSTEM_PROPERTIES,
     )
@@ -202,7 +204,7 @@ def meltano_tap_hubspot(stream: str, schema: Mapping[str, Any]) -> StreamRule | 
             entity=ORGANIZATION,
             name="properties.name",
             source_id="id",
-            skip_when={"archived": True},
+            deleted_when={"archived": True},
             details_from=["properties"],
             exclude_fields=HUBSPOT_SYSTEM_PROPERTIES,
         )
@@ -255,7 +257,8 @@ def tap_zendesk(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
             source_id="id",
             organization_id="organization_id",
             organization_stream="organizations",
-            skip_when={"active": False, "role": {"in": ZENDESK_STAFF_ROLES}},
+            skip_when={"role": {"in": ZENDESK_STAFF_ROLES}},
+            deleted_when={"active": False},
             details_from=["user_fields", ""],
             exclude_fields=[*ZENDESK_SYSTEM_FIELDS, "role", "user_fields"],
         )
@@ -264,7 +267,7 @@ def tap_zendesk(stream: str, schema: Mapping[str, Any]) -> StreamRule | None:
             entity=ORGANIZATION,
             name="name",
             source_id="id",
-            skip_when={"deleted_at": {"present": True}},
+            deleted_when={"deleted_at": {"present": True}},
             details_from=["organization_fields", ""],
             exclude_fields=[*ZENDESK_SYSTEM_FIELDS, "organization_fields"],
         )

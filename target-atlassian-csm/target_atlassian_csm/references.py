@@ -5,14 +5,17 @@ A ticket waits on *needs*, each a token:
 * ``src:<stream>:<id>``: which organization a source id stands for. Met by the organization
   record of that id (this run) or the ledger; a record never describes it when the tap sends
   customers before companies, or never at all.
-* ``org:<name>``: an organization's CSM id, by case-folded name. Met from this run's lookups or
-  the ledger, else by ``organization/fetch`` (once the organization is confirmed, when this run
-  sends it), else, when ``create_missing_organizations`` allows, by creating it by name.
-* ``cust:<email>``: a customer's own CSM id, to clear its fields (details bulk by id). Met
-  from the ledger, else looked up by email.
+* ``org:<name>``: the CSM id of an organization a customer references, by case-folded name.
+  Met from this run's look-ups or the ledger, else by ``organization/fetch`` (once the
+  organization is confirmed, when this run sends it), else, when
+  ``create_missing_organizations`` allows, by creating it by name.
+* ``own:<entity>:<key>``: the record's own CSM id (to clear fields or delete it, by id). Met
+  from the ledger, else by a look-up (customers by email, organizations by name), which never
+  creates anything: not found means CSM does not hold it.
 
-:class:`Needs` keeps who waits for what; :class:`Directory` keeps what is known and which
-look-ups are due. Both are plain data: the pipeline calls CSM and tells them the answers.
+:class:`Needs` keeps who waits for what. :class:`Lookups` keeps what is known and which
+look-ups are due, and turns CSM's answers into *decisions* (needs met, organizations to
+create); the pipeline makes the requests and acts on the decisions under its lock.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from target_atlassian_csm.flow import Ticket
-from target_atlassian_csm.operations import OrgRef
+from target_atlassian_csm.ledger import Ledger
+from target_atlassian_csm.limits import CUSTOMER_FETCH_MAX, ORGANIZATION_FETCH_MAX
+from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION, OrgRef
 
 
 def source_need(ref: OrgRef) -> str:
@@ -31,13 +36,13 @@ def source_need(ref: OrgRef) -> str:
 
 
 def org_need(name_key: str) -> str:
-    """The need for an organization's id."""
+    """The need for a referenced organization's id."""
     return f"org:{name_key}"
 
 
-def customer_need(key: str) -> str:
-    """The need for a customer's own id."""
-    return f"cust:{key}"
+def own_need(entity: str, key: str) -> str:
+    """The need for a record's own id."""
+    return f"own:{entity}:{key}"
 
 
 class Needs:
@@ -74,10 +79,6 @@ class Needs:
         ticket.needs.clear()
         self._since.pop(id(ticket), None)
 
-    def tokens(self, prefix: str = "") -> list[str]:
-        """Needs someone waits for (starting with ``prefix``)."""
-        return [n for n in self._waiting if n.startswith(prefix)]
-
     def waiting_on(self, need: str) -> bool:
         """Someone waits for ``need``."""
         return bool(self._waiting.get(need))
@@ -101,40 +102,196 @@ class Lookup:
     confirmed_by_us: bool = False  # we just created it: CSM may not list it yet
 
 
+@dataclass(frozen=True)
+class Job:
+    """A look-up for the control lane: organizations by name, or records' own ids."""
+
+    kind: str  # "orgs" | "own"
+    entity: str
+    asked: dict[str, str]  # key -> spelling (name or email as sent)
+
+
 @dataclass
-class Directory:
-    """What this run knows of CSM ids and source ids, and which look-ups are due."""
+class Answer:
+    """What a look-up's answer decides: needs met, and organizations to create by name."""
 
-    source_names: dict[str, str] = field(default_factory=dict)  # source need -> org name key
-    spellings: dict[str, str] = field(default_factory=dict)  # org name key -> name as sent
-    org_ids: dict[str, str] = field(default_factory=dict)  # org name key -> CSM id
-    customer_ids: dict[str, str] = field(default_factory=dict)  # email key -> CSM id
-    #: Names and emails CSM could not give an id for in this run, with the reason.
-    orgs_missing: dict[str, str] = field(default_factory=dict)
-    customers_missing: set[str] = field(default_factory=set)
-    not_in_ledger: set[str] = field(default_factory=set)  # org names the ledger has no id for
-    org_lookups: dict[str, Lookup] = field(default_factory=dict)
-    customer_lookups: dict[str, Lookup] = field(default_factory=dict)
-    tried_creating: set[str] = field(default_factory=set)
+    met: list[str] = field(default_factory=list)
+    create: list[str] = field(default_factory=list)
 
-    def due(self, table: dict[str, Lookup], *, busy: Iterable[str] = ()) -> list[str]:
-        """Keys whose look-up may run now (not while their record is on its way)."""
+
+class Lookups:
+    """What this run knows of CSM ids and source ids, and the look-ups due (lock outside)."""
+
+    def __init__(
+        self, ledger: Ledger, *, create_missing: bool, attempts: int, needs: Needs
+    ) -> None:
+        self.ledger = ledger
+        self.create_missing = create_missing
+        self.attempts = attempts
+        self.needs = needs
+        self.source_names: dict[str, str] = {}  # source need -> org name key
+        self.spellings: dict[str, str] = {}  # org name key -> name as sent
+        self.org_ids: dict[str, str] = {}  # org name key -> CSM id
+        self.customer_ids: dict[str, str] = {}  # email key -> CSM id
+        #: Names CSM could not give an id for (references to them are dropped), with why.
+        self.orgs_missing: dict[str, str] = {}
+        self.own_missing: set[tuple[str, str]] = set()  # records CSM does not hold
+        self.not_in_ledger: set[str] = set()
+        self.tried_creating: set[str] = set()
+        self.org_lookups: dict[str, Lookup] = {}
+        self.own_lookups: dict[tuple[str, str], Lookup] = {}
+
+    # ------------------------------------------------------------------- knowns
+    def spelling(self, name_key: str) -> str:
+        """An organization's name as sent (case kept), from this run or the ledger."""
+        if name_key not in self.spellings:
+            row = self.ledger.get(ORGANIZATION, name_key)
+            semantic = row.semantic() if row is not None else None
+            self.spellings[name_key] = str((semantic or {}).get("identity") or name_key)
+        return self.spellings[name_key]
+
+    def name_key(self, ref: OrgRef) -> str | None:
+        """The organization a reference names (None: a source id nobody described yet)."""
+        if ref.kind != "source":
+            name_key = ref.value.casefold()
+            self.spellings.setdefault(name_key, ref.value)
+            return name_key
+        need = source_need(ref)
+        name_key = self.source_names.get(need)
+        if name_key is None:
+            name_key = self.ledger.key_for_source(ORGANIZATION, ref.stream or "", ref.value)
+            if name_key is not None:
+                self.source_names[need] = name_key
+        return name_key
+
+    def org_id(self, name_key: str) -> str | None:
+        """An organization's CSM id, if this run or the ledger knows it."""
+        found = self.org_ids.get(name_key)
+        if found is None and name_key not in self.not_in_ledger:
+            found = self.ledger.organization_id(name_key)
+            if found is None:
+                self.not_in_ledger.add(name_key)
+            else:
+                self.org_ids[name_key] = found
+        return found
+
+    def own_id(self, entity: str, key: str) -> tuple[str | None, bool]:
+        """(CSM id, known to be absent from CSM) of a record itself."""
+        found = self.org_id(key) if entity == ORGANIZATION else self.customer_ids.get(key)
+        return found, (entity, key) in self.own_missing
+
+    def forget_org_id(self, csm_id: str) -> list[str]:
+        """CSM no longer knows ``csm_id``: the names it stood for (to be found again)."""
+        names = [name for name, known in self.org_ids.items() if known == csm_id]
+        for name in names:
+            del self.org_ids[name]
+            self.not_in_ledger.add(name)
+            self.tried_creating.discard(name)
+        return names
+
+    # --------------------------------------------------------------- scheduling
+    def schedule(self, ticket: Ticket, needs: Iterable[str], busy: set[str]) -> None:
+        """Plan the look-ups ``needs`` call for (``busy``: organizations on their way)."""
+        for need in needs:
+            kind, _, rest = need.partition(":")
+            if kind == "org" and rest not in self.org_lookups and rest not in busy:
+                self.org_lookups[rest] = Lookup(self.spelling(rest))
+            elif kind == "own":
+                entity, _, key = rest.partition(":")
+                if (entity, key) not in self.own_lookups:
+                    spelling = ticket.op.identity if ticket.op.key == key else key
+                    self.own_lookups[(entity, key)] = Lookup(spelling)
+
+    def organization_settled(self, name_key: str, spelling: str, *, confirmed: bool) -> None:
+        """An organization of this run settled: look its id up if a customer waits on it."""
+        if self.needs.waiting_on(org_need(name_key)) and name_key not in self.org_ids:
+            self.org_lookups[name_key] = Lookup(spelling, confirmed_by_us=confirmed)
+
+    def next_job(self, busy: set[str]) -> Job | None:
+        """The look-up to run now, if any is due."""
         now = time.monotonic()
-        blocked = set(busy)
-        return [k for k, look in table.items() if look.not_before <= now and k not in blocked]
+        names = [
+            k for k, look in self.org_lookups.items() if look.not_before <= now and k not in busy
+        ]
+        if names:
+            chosen = names[:ORGANIZATION_FETCH_MAX]
+            return Job("orgs", ORGANIZATION, {k: self.org_lookups[k].spelling for k in chosen})
+        for entity, limit in (
+            (CUSTOMER, CUSTOMER_FETCH_MAX),
+            (ORGANIZATION, ORGANIZATION_FETCH_MAX),
+        ):
+            keys = [
+                k
+                for (e, k), look in self.own_lookups.items()
+                if e == entity and look.not_before <= now
+            ]
+            if keys:
+                chosen = keys[:limit]
+                return Job(
+                    "own", entity, {k: self.own_lookups[(entity, k)].spelling for k in chosen}
+                )
+        return None
 
     def next_due_at(self) -> float | None:
         """When the next delayed look-up comes due."""
         times = [
-            look.not_before
-            for table in (self.org_lookups, self.customer_lookups)
-            for look in table.values()
+            look.not_before for look in [*self.org_lookups.values(), *self.own_lookups.values()]
         ]
         return min(times) if times else None
 
-    def forget_org_id(self, csm_id: str) -> list[str]:
-        """CSM no longer knows ``csm_id``: the names it stood for."""
-        names = [name for name, known in self.org_ids.items() if known == csm_id]
-        for name in names:
-            del self.org_ids[name]
-        return names
+    # ------------------------------------------------------------------ answers
+    def answered(self, job: Job, found: dict[str, str]) -> Answer:
+        """CSM's answer (key -> id, for those it holds) to ``job``: what it decides."""
+        if job.kind == "own":
+            return self._own_answered(job, found)
+        answer = Answer()
+        for name_key in job.asked:
+            lookup = self.org_lookups.get(name_key)
+            if lookup is None:
+                continue
+            if name_key in found:
+                del self.org_lookups[name_key]
+                self.org_ids[name_key] = found[name_key]
+                answer.met.append(org_need(name_key))
+            else:
+                self._not_found(name_key, lookup, answer)
+        return answer
+
+    def _own_answered(self, job: Job, found: dict[str, str]) -> Answer:
+        answer = Answer()
+        for key in job.asked:
+            self.own_lookups.pop((job.entity, key), None)
+            if key in found:
+                if job.entity == ORGANIZATION:
+                    self.org_ids[key] = found[key]
+                else:
+                    self.customer_ids[key] = found[key]
+            else:
+                self.own_missing.add((job.entity, key))
+            answer.met.append(own_need(job.entity, key))
+        return answer
+
+    def _not_found(self, name_key: str, lookup: Lookup, answer: Answer) -> None:
+        if not self.needs.waiting_on(org_need(name_key)):
+            del self.org_lookups[name_key]
+            return
+        lookup.attempts += 1
+        if lookup.confirmed_by_us and lookup.attempts < self.attempts:
+            # Created by us a moment ago: CSM may not list it yet.
+            lookup.not_before = time.monotonic() + min(30.0, 0.5 * 2**lookup.attempts)
+            return
+        del self.org_lookups[name_key]
+        if (
+            self.create_missing
+            and name_key not in self.tried_creating
+            and not lookup.confirmed_by_us
+        ):
+            self.tried_creating.add(name_key)
+            answer.create.append(lookup.spelling)
+            return
+        self.orgs_missing[name_key] = (
+            "was not found and create_missing_organizations is off"
+            if not self.create_missing
+            else "could not be created or found"
+        )
+        answer.met.append(org_need(name_key))

@@ -80,6 +80,7 @@ class LoadRuntime:
             create_missing_organizations=bool(config["create_missing_organizations"]),
             clear_empty_fields=config.get("empty_field_policy", "clear") == "clear",
             max_task_attempts=int(config["max_task_attempts"]),
+            max_deletes_per_run=int(config.get("max_deletes_per_run", 100)),
             task_timeout_seconds=float(config["task_timeout_seconds"]),
             dry_run=self.dry_run,
         )

@@ -293,6 +293,42 @@ CONFIG_SCHEMA = th.PropertiesList(
         "target loaded earlier: 'clear' it in CSM (details bulk DELETE), or 'keep' CSM's value.",
     ),
     th.Property(
+        "delete_policy",
+        th.StringType,
+        default="ignore",
+        allowed_values=["ignore", "flag", "delete"],
+        title="Delete policy",
+        description="Records the source marks deleted (HubSpot archived or merged away, "
+        "Kustomer deleted, Zendesk deleted users and organizations; a rule's `deleted_when` "
+        "says which field marks it): 'ignore' them, 'flag' the CSM record "
+        "(delete_flag_field = delete_flag_value), or 'delete' the CSM record, only when this "
+        "target created it, at most max_deletes_per_run per run.",
+    ),
+    th.Property(
+        "delete_flag_field",
+        th.StringType,
+        default="Source status",
+        title="Delete flag field",
+        description="With delete_policy flag: the CSM detail field set on deleted records "
+        "(it must exist: TEXT, or SELECT with the value as an option).",
+    ),
+    th.Property(
+        "delete_flag_value",
+        th.StringType,
+        default="deleted",
+        title="Delete flag value",
+        description="With delete_policy flag: the value written to delete_flag_field.",
+    ),
+    th.Property(
+        "max_deletes_per_run",
+        th.IntegerType(minimum=0),
+        default=100,
+        title="Max deletes per run",
+        description="With delete_policy delete: records deleted in CSM per run at most; the "
+        "rest are dead-lettered (retry them, or raise the bound), so a mistaken mapping cannot "
+        "empty the site.",
+    ),
+    th.Property(
         "progress_interval_seconds",
         th.NumberType(minimum=0),
         default=15,

@@ -22,13 +22,14 @@ from target_atlassian_csm.fields import scalar_text
 from target_atlassian_csm.mapping import (
     ASSOCIATION_ENTITY,
     IGNORE,
+    Deleted,
     MappingError,
     Skip,
     StreamMapper,
     StreamRule,
     Unloadable,
 )
-from target_atlassian_csm.operations import CUSTOMER
+from target_atlassian_csm.operations import CUSTOMER, DELETION, FLAG, ORGANIZATION, Operation
 from target_atlassian_csm.outcomes import FAILED, REJECTED, SKIPPED
 from target_atlassian_csm.paths import compile_alternatives
 from target_atlassian_csm.provisioning import Held
@@ -103,6 +104,11 @@ class CsmSink(_Unloaded):
             provisioner.register(stream_name, self.rule.entity, self.rule, schema, self._process)
         else:
             _ = self.mapper  # compiled now: a mapping the site cannot take stops the run here
+        if (
+            self.rule.entity in (CUSTOMER, ORGANIZATION)
+            and self.config.get("delete_policy") == "flag"
+        ):
+            self._flag_field()  # a flag field the site lacks stops the run here
 
     @property
     def entity(self) -> str:
@@ -201,7 +207,11 @@ class CsmSink(_Unloaded):
                 problem = f"the record cannot be mapped ({type(exc).__name__}: {exc})"
         if problem is None and result is None:
             return  # an association: the pipeline has it
-        if problem is not None or isinstance(result, Skip):
+        if isinstance(result, Deleted) and self._delete_policy != "ignore":
+            records.received(self.entity)
+            self._deleted(result.identity, result.source_id, [item.seq], item)
+            return
+        if problem is not None or isinstance(result, Skip | Deleted):
             if self.rule.entity != ASSOCIATION_ENTITY:
                 records.received(self.entity)
             records.end(
@@ -227,6 +237,46 @@ class CsmSink(_Unloaded):
                 "invalid UTF-16 surrogates replaced by U+FFFD in: " + ", ".join(item.repairs),
             )
         self.csm_target.runtime.pipeline.accept(result)
+        if self._delete_policy != "ignore":
+            for merged in self.mapper.merged_source_ids(record):
+                seq = self.csm_target.runtime.barrier.next_seq()
+                self._deleted(None, merged, [seq], item, spare=result.key)
+
+    @property
+    def _delete_policy(self) -> str:
+        return str(self.config.get("delete_policy") or "ignore")
+
+    def _deleted(
+        self,
+        identity: str | None,
+        source_id: str | None,
+        seqs: list[int],
+        item: Held,
+        spare: str | None = None,
+    ) -> None:
+        """Hand a record deleted in the source to the pipeline, as the policy says."""
+        flag = self._delete_policy == "flag"
+        details = {}
+        if flag:
+            definition = self._flag_field()
+            details = {definition.name: definition.format(self.config.get("delete_flag_value"))}
+        op = Operation(
+            self.entity, identity or "", self.stream_name, source_id=source_id,
+            details=details, record=item.record, seqs=seqs, line=item.line,
+            origin=FLAG if flag else DELETION,
+        )  # fmt: skip
+        self.csm_target.runtime.pipeline.delete(op, spare=spare)
+
+    def _flag_field(self) -> Any:
+        name = str(self.config.get("delete_flag_field") or "")
+        definition = self.csm_target.runtime.catalog(self.entity).get(name)
+        if definition is None:
+            msg = (
+                f"delete_policy flag: delete_flag_field {name!r} is not a CSM {self.entity} "
+                "detail field: create it (a TEXT or SELECT field) or choose another"
+            )
+            raise ConfigurationError(msg)
+        return definition
 
     def _map(self, item: Held) -> Any:
         """The operation for a record (None: an association handed over already)."""

@@ -29,6 +29,7 @@ ENTITY_COUNTS = (
     "skipped",
     "rejected",
     "failed",
+    "deleted",
 )
 
 
