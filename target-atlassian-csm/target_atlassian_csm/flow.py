@@ -72,6 +72,10 @@ class Ticket:
     clears: tuple[str, ...] = ()  # fields to clear (CLEAR phase)
     known: bool = False  # the ledger had it confirmed before: an update, not a creation
     before: str | None = None  # what CSM held before, as the ledger knows it (rollback)
+    #: Whether CSM held the record before this target first wrote it: None while not known
+    #: (only asked when it matters: delete_policy delete may only delete what we created).
+    existed: bool | None = None
+    probe: bool = False
     org_ids: list[str] = field(default_factory=list)
     csm_id: str | None = None
     needs: set[str] = field(default_factory=set)

@@ -429,6 +429,7 @@ class Ledger:
         failed: Sequence[tuple[Any, str]] = (),
         ended: bool = False,
         history: Sequence[tuple[Any, str, str | None]] = (),
+        preexisting: Sequence[Any] = (),
     ) -> None:
         """Record the outcome of records (of submission ``key``, or settled without one).
 
@@ -436,7 +437,10 @@ class Ledger:
         is over: its records that are neither confirmed nor failed here go out again in
         another submission. ``history`` (operation, ``created``/``updated``, what CSM held
         before as far as the ledger knows) is what this run did, for rollback.
+        ``preexisting`` records were in CSM before this target first wrote them: they are
+        never marked as created by it (so never deleted by it).
         """
+        ours = {id(op) for op in confirmed} - {id(op) for op in preexisting}
         now = time.time()
         statements: list[tuple[str, Sequence[Any]]] = [
             (
@@ -470,7 +474,7 @@ class Ledger:
                         self.run_id,
                         now,
                         op.semantic_text,
-                        self.run_id,
+                        self.run_id if id(op) in ours else None,
                     ),
                 )
             )

@@ -100,6 +100,9 @@ class PipelineSettings:
     poll_max_seconds: float = 30.0
     org_lookup_attempts: int = 8
     max_deletes_per_run: int = 100
+    #: Look up whether CSM holds a record before this target first writes it (so that only
+    #: what this target created is ever deleted).
+    probe_new_records: bool = False
     dry_run: bool = False
 
 
@@ -474,6 +477,7 @@ class Pipeline:
                 self.lookups.organization_settled(op.key, op.identity, confirmed=True)
                 self._cv.notify_all()
             return
+        ticket.probe = self.settings.probe_new_records and row is None and not self.settings.dry_run
         self._route(ticket)
 
     def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
@@ -524,6 +528,12 @@ class Pipeline:
     def _needs_of(self, ticket: Ticket) -> list[str]:
         """What the ticket still needs (and, as a side effect, the ids it has)."""
         op, needs = ticket.op, []
+        if ticket.probe and ticket.existed is None:
+            found, missing = self.lookups.own_id(op.entity, op.key)
+            if found or missing:
+                ticket.existed = bool(found)
+            else:
+                needs.append(own_need(op.entity, op.key))
         if ticket.phase in (CLEAR, DELETE) and ticket.csm_id is None:
             found, missing = self.lookups.own_id(op.entity, op.key)
             if found:
@@ -723,7 +733,8 @@ class Pipeline:
             confirmed=[t.op for t in final],
             failed=[(t.op, why) for t, why in judgement.failed],
             ended=True,
-            history=[(t.op, UPDATED if t.known else CREATED, t.before) for t in final],
+            history=[(t.op, UPDATED if t.known or t.existed else CREATED, t.before) for t in final],
+            preexisting=[t.op for t in final if t.existed],
         )
         for org_id in judgement.forgotten_org_ids:
             names = self.ledger.forget_organization_id(org_id)

@@ -81,6 +81,7 @@ class LoadRuntime:
             clear_empty_fields=config.get("empty_field_policy", "clear") == "clear",
             max_task_attempts=int(config["max_task_attempts"]),
             max_deletes_per_run=int(config.get("max_deletes_per_run", 100)),
+            probe_new_records=config.get("delete_policy") == "delete",
             task_timeout_seconds=float(config["task_timeout_seconds"]),
             dry_run=self.dry_run,
         )

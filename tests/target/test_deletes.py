@@ -1,0 +1,134 @@
+"""Records deleted in the source: ignored, flagged, or deleted in CSM (``delete_policy``).
+
+Deleting is the one write that cannot be undone by a later load, so it is fenced: only
+records this target created are deleted (a customer CSM held before the first load is not),
+at most ``max_deletes_per_run`` per run (the rest are dead-lettered), and a record deleted in
+the source that comes back is created again.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from tests.target.conftest import record_msg, run_target, schema_msg, state_msg, target_config
+
+STR = {"type": ["string", "null"]}
+ORG_PROPS = {"id": {"type": "string"}, "name": STR, "removed": {"type": ["boolean", "null"]}}
+PEOPLE_PROPS = {
+    "id": {"type": "string"},
+    "email": STR,
+    "org": STR,
+    "removed": {"type": ["boolean", "null"]},
+    "merged": STR,
+}
+MAPPING = {
+    "orgs": {"entity": "organization", "name": "name", "source_id": "id",
+             "deleted_when": {"removed": True}},
+    "people": {
+        "entity": "customer", "email": "email", "source_id": "id", "organization_id": "org",
+        "organization_stream": "orgs", "deleted_when": {"removed": True}, "merged_ids": "merged",
+    },
+}  # fmt: skip
+
+
+def messages(people, orgs=(), run=0):
+    out = [schema_msg("orgs", ORG_PROPS), *(record_msg("orgs", o) for o in orgs)]
+    out += [schema_msg("people", PEOPLE_PROPS), *(record_msg("people", p) for p in people)]
+    return [*out, state_msg({"run": run})]
+
+
+def held(csm):
+    state = csm.state()
+    return {c["email"] for c in state["customers"]}, {o["name"] for o in state["organizations"]}
+
+
+def people(*numbers, **changes):
+    return [{"id": f"p{n}", "email": f"p{n}@x.io", "org": "o1", **changes} for n in numbers]
+
+
+ORGS = [{"id": "o1", "name": "One"}, {"id": "o2", "name": "Two"}]
+
+
+def test_delete_policy_deletes_what_this_target_created_and_a_comeback_is_recreated(csm, tmp_path):
+    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="delete")
+    assert run_target(config, messages(people(1, 2, 3), ORGS)).exit_code == 0
+    assert held(csm) == ({"p1@x.io", "p2@x.io", "p3@x.io"}, {"One", "Two"})
+    gone = run_target(
+        config,
+        messages(people(2, removed=True), [{"id": "o2", "name": "Two", "removed": True}], run=1),
+    )
+    assert gone.exit_code == 0
+    assert held(csm) == ({"p1@x.io", "p3@x.io"}, {"One"})
+    assert gone.summary["entities"]["customer"]["deleted"] == 1
+    assert gone.summary["entities"]["organization"]["deleted"] == 1
+    back = run_target(config, messages(people(2), run=2))
+    assert back.exit_code == 0
+    assert "p2@x.io" in held(csm)[0]
+    assert back.summary["entities"]["customer"]["created"] == 1
+
+
+def test_a_record_csm_held_before_is_never_deleted(csm, tmp_path):
+    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="delete")
+    base = f"{csm.url}/jsm/csm/cloudid/sandbox/api/v1"
+    # An agent's customer, loaded over by the first run (an UPSERT matches it).
+    body = {"customerProfiles": [{"operationType": "CREATE", "payload": {"email": "p9@x.io"}}]}
+    answer = requests.post(
+        f"{base}/customer/profile/bulk",
+        json=body,
+        headers={
+            "Authorization": "Bearer sandbox-token",
+            "Idempotency-Key": "agent-made",
+            "X-ExperimentalApi": "opt-in",
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 202
+    csm.app.customer_by_email("p9@x.io")  # let the task end
+    run_target(config, messages(people(1, 9), ORGS))
+    result = run_target(config, messages(people(1, 9, removed=True), run=1))
+    assert result.exit_code == 0
+    assert held(csm)[0] == {"p9@x.io"}  # p1 (ours) deleted, p9 (the agent's) kept
+    warnings = [d for d in result.dead_letters if d["severity"] == "warning"]
+    assert any("not created by this target" in d["reason"] for d in warnings)
+
+
+def test_flag_policy_sets_the_flag_field(sandbox_factory, tmp_path):
+    csm = sandbox_factory("csm", seed="default", rate_limit_requests=0)
+    for entity in ("customer", "organization"):
+        csm.app.store.add_field(entity, "Source status", "TEXT", [])
+    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="flag")
+    run_target(config, messages(people(1, 2), ORGS))
+    result = run_target(config, messages(people(2, removed=True), run=1))
+    assert result.exit_code == 0
+    details = {c["email"]: c["details"] for c in csm.state()["customers"]}
+    assert details["p2@x.io"] == {"Source status": ["deleted"]}
+    assert details["p1@x.io"] == {}
+
+
+def test_merged_away_records_are_deleted_not_the_survivor(csm, tmp_path):
+    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="delete")
+    run_target(config, messages(people(1, 2, 3), ORGS))
+    survivor = {"id": "p1", "email": "p1@x.io", "org": "o1", "merged": "p2;p3"}
+    result = run_target(config, messages([survivor], run=1))
+    assert result.exit_code == 0
+    assert held(csm)[0] == {"p1@x.io"}
+
+
+def test_deletes_beyond_the_cap_are_dead_lettered(csm, tmp_path):
+    config = target_config(
+        csm, tmp_path, mapping=MAPPING, delete_policy="delete", max_deletes_per_run=2,
+        max_failure_rate=1,
+    )  # fmt: skip
+    run_target(config, messages(people(1, 2, 3, 4, 5), ORGS))
+    result = run_target(config, messages(people(1, 2, 3, 4, 5, removed=True), run=1))
+    assert len(held(csm)[0]) == 3
+    capped = [d for d in result.dead_letters if "max_deletes_per_run" in d["reason"]]
+    assert len(capped) == 3
+
+
+def test_ignore_policy_leaves_csm_as_it_is(csm, tmp_path):
+    config = target_config(csm, tmp_path, mapping=MAPPING)
+    run_target(config, messages(people(1, 2), ORGS))
+    result = run_target(config, messages(people(2, removed=True), run=1))
+    assert held(csm)[0] == {"p1@x.io", "p2@x.io"}
+    assert result.summary["entities"]["customer"]["skipped"] == 1
