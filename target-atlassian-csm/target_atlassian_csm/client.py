@@ -430,6 +430,17 @@ class CsmClient:
         )
         return [r for r in _results(answer) if r.get("id")]
 
+    def fetch_profiles(self, entity: str, ids: list[str]) -> list[dict[str, Any]]:
+        """POST {entity}/profile/fetch by CSM ids (<= 25): the profiles CSM holds."""
+        key = "customerIds" if entity == "customer" else "organizationIds"
+        answer = self.request(
+            "POST",
+            f"{entity}/profile/fetch",
+            body=encode_body({key: ids}),
+            kind="profile_reads",
+        )
+        return [r for r in _results(answer) if r.get("id")]
+
     def delete_record(self, entity: str, csm_id: str) -> bool:
         """DELETE one customer account or organization; False when CSM has no such record."""
         path = f"customer/account/{csm_id}" if entity == "customer" else f"organization/{csm_id}"
@@ -491,3 +502,26 @@ def _results(answer: Any) -> list[Mapping[str, Any]]:
     if isinstance(answer, Mapping):
         answer = answer.get("results", answer.get("values", []))
     return [item for item in answer or [] if isinstance(item, Mapping)]
+
+
+def profile_semantic(entity: str, profile: Mapping[str, Any]) -> dict[str, Any]:
+    """A CSM profile in the ledger's semantic form (what a rollback restores)."""
+    identity = profile.get("email") if entity == "customer" else profile.get("name")
+    out: dict[str, Any] = {"identity": str(identity or "")}
+    if entity == "customer" and profile.get("displayName"):
+        out["displayName"] = str(profile["displayName"])
+    details = {
+        str(d["name"]): [str(v) for v in d.get("values") or []]
+        for d in profile.get("details") or []
+        if isinstance(d, Mapping) and d.get("name") and d.get("values")
+    }
+    if details:
+        out["details"] = {k: details[k] for k in sorted(details)}
+    organizations = [
+        f"name:{str(o.get('name')).casefold()}"
+        for o in profile.get("organizations") or []
+        if isinstance(o, Mapping) and o.get("name")
+    ]
+    if organizations:
+        out["organizations"] = sorted(set(organizations))
+    return out

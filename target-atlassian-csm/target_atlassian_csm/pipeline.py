@@ -24,6 +24,7 @@ when the bound is reached (loaded without it, the association deferred to when i
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -42,7 +43,14 @@ from target_atlassian_csm.bulktask import (
     TaskResult,
     classify,
 )
-from target_atlassian_csm.client import DONE, CsmClient, FatalApiError, RequestRejected, TaskStatus
+from target_atlassian_csm.client import (
+    DONE,
+    CsmClient,
+    FatalApiError,
+    RequestRejected,
+    TaskStatus,
+    profile_semantic,
+)
 from target_atlassian_csm.flow import (
     BUFFERED,
     CLEAR,
@@ -78,7 +86,15 @@ from target_atlassian_csm.outcomes import (
     RunRecords,
 )
 from target_atlassian_csm.polling import PollSchedule
-from target_atlassian_csm.references import Job, Lookups, Needs, org_need, own_need, source_need
+from target_atlassian_csm.references import (
+    Answer,
+    Job,
+    Lookups,
+    Needs,
+    org_need,
+    own_need,
+    source_need,
+)
 
 REFERENCED_STREAM = "(referenced organization)"
 #: Operations the reader hands over per lock acquisition (see :meth:`Pipeline.accept`).
@@ -103,6 +119,8 @@ class PipelineSettings:
     #: Look up whether CSM holds a record before this target first writes it (so that only
     #: what this target created is ever deleted).
     probe_new_records: bool = False
+    #: Read what CSM holds before updating a record, and keep it in the ledger (rollback).
+    keep_before_images: bool = False
     dry_run: bool = False
 
 
@@ -477,7 +495,10 @@ class Pipeline:
                 self.lookups.organization_settled(op.key, op.identity, confirmed=True)
                 self._cv.notify_all()
             return
-        ticket.probe = self.settings.probe_new_records and row is None and not self.settings.dry_run
+        ticket.probe = not self.settings.dry_run and (
+            (self.settings.probe_new_records and row is None)
+            or (self.settings.keep_before_images and ticket.phase != DELETE)
+        )
         self._route(ticket)
 
     def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
@@ -527,23 +548,36 @@ class Pipeline:
 
     def _needs_of(self, ticket: Ticket) -> list[str]:
         """What the ticket still needs (and, as a side effect, the ids it has)."""
+        return self._own_needs(ticket) + self._reference_needs(ticket)
+
+    def _own_needs(self, ticket: Ticket) -> list[str]:
+        """Its own CSM id (to clear or delete by id), and whether CSM held it before."""
         op, needs = ticket.op, []
         if ticket.probe and ticket.existed is None:
+            image = self.lookups.before_images.get(ticket.ek)
             found, missing = self.lookups.own_id(op.entity, op.key)
-            if found or missing:
+            wants_image = self.settings.keep_before_images
+            if missing or (found and (not wants_image or image is not None)):
                 ticket.existed = bool(found)
+                ticket.before = image or ticket.before
             else:
+                if wants_image:
+                    self.lookups.want_profiles.add(ticket.ek)
                 needs.append(own_need(op.entity, op.key))
         if ticket.phase in (CLEAR, DELETE) and ticket.csm_id is None:
             found, missing = self.lookups.own_id(op.entity, op.key)
             if found:
                 ticket.csm_id = found
-            elif missing and ticket.phase == DELETE:
-                return []  # not in CSM any more: the delete lane ends it as deleted
-            elif missing:
+            elif missing and ticket.phase == CLEAR:
                 ticket.phases, ticket.clears = [UPSERT], ()  # nothing in CSM to clear
-            else:
+            elif not missing:
                 needs.append(own_need(op.entity, op.key))
+            # missing and DELETE: not in CSM any more, the delete lane ends it as deleted
+        return needs
+
+    def _reference_needs(self, ticket: Ticket) -> list[str]:
+        """The CSM ids of the organizations a customer's upsert associates."""
+        op, needs = ticket.op, []
         if op.entity != CUSTOMER or UPSERT not in ticket.phases:
             return needs
         ticket.org_ids = []
@@ -878,12 +912,28 @@ class Pipeline:
             self.ledger.set_customer_ids(found.items())
         with self._cv:
             answer = self.lookups.answered(job, found)
-            for need in answer.met:
-                self._met(need)
-            for spelling in answer.create:
-                self.records.summary.task("organizations_created_for_references")
-                self._enter(Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED))
-            self._cv.notify_all()
+            self._act_on(answer)
+        if answer.read:
+            images = {}
+            if not self.settings.dry_run:
+                profiles = self.client.fetch_profiles(job.entity, list(answer.read.values()))
+                key_of = {csm_id: key for key, csm_id in answer.read.items()}
+                for profile in profiles:
+                    key = key_of.get(str(profile["id"]))
+                    if key is not None:
+                        semantic = profile_semantic(job.entity, profile)
+                        images[key] = json.dumps(semantic, sort_keys=True, separators=(",", ":"))
+            with self._cv:
+                self._act_on(self.lookups.profiles_read(job.entity, answer.read, images))
+
+    def _act_on(self, answer: Answer) -> None:
+        """Needs met go on; organizations nobody has are created by name (lock held)."""
+        for need in answer.met:
+            self._met(need)
+        for spelling in answer.create:
+            self.records.summary.task("organizations_created_for_references")
+            self._enter(Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED))
+        self._cv.notify_all()
 
     # ================================================================== recovery
     def _resume_open_submissions(self) -> None:

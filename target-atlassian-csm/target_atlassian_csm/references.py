@@ -117,6 +117,8 @@ class Answer:
 
     met: list[str] = field(default_factory=list)
     create: list[str] = field(default_factory=list)
+    #: The records found whose profile is wanted (their before-image): key -> CSM id.
+    read: dict[str, str] = field(default_factory=dict)
 
 
 class Lookups:
@@ -136,6 +138,10 @@ class Lookups:
         #: Names CSM could not give an id for (references to them are dropped), with why.
         self.orgs_missing: dict[str, str] = {}
         self.own_missing: set[tuple[str, str]] = set()  # records CSM does not hold
+        #: What CSM held before this run wrote a record (semantic JSON), read with
+        #: keep_before_images; and which records' profiles are wanted.
+        self.before_images: dict[tuple[str, str], str] = {}
+        self.want_profiles: set[tuple[str, str]] = set()
         self.not_in_ledger: set[str] = set()
         self.tried_creating: set[str] = set()
         self.org_lookups: dict[str, Lookup] = {}
@@ -266,9 +272,22 @@ class Lookups:
                     self.org_ids[key] = found[key]
                 else:
                     self.customer_ids[key] = found[key]
+                if (job.entity, key) in self.want_profiles:
+                    answer.read[key] = found[key]
+                    continue  # met once its profile is read
             else:
                 self.own_missing.add((job.entity, key))
             answer.met.append(own_need(job.entity, key))
+        return answer
+
+    def profiles_read(self, entity: str, asked: dict[str, str], images: dict[str, str]) -> Answer:
+        """Before-images read (key -> semantic JSON): the records waiting on them go on."""
+        answer = Answer()
+        for key in asked:
+            self.want_profiles.discard((entity, key))
+            if key in images:
+                self.before_images[(entity, key)] = images[key]
+            answer.met.append(own_need(entity, key))
         return answer
 
     def _not_found(self, name_key: str, lookup: Lookup, answer: Answer) -> None:

@@ -82,6 +82,7 @@ class LoadRuntime:
             max_task_attempts=int(config["max_task_attempts"]),
             max_deletes_per_run=int(config.get("max_deletes_per_run", 100)),
             probe_new_records=config.get("delete_policy") == "delete",
+            keep_before_images=bool(config.get("keep_before_images")),
             task_timeout_seconds=float(config["task_timeout_seconds"]),
             dry_run=self.dry_run,
         )

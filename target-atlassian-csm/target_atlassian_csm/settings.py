@@ -329,6 +329,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         "empty the site.",
     ),
     th.Property(
+        "keep_before_images",
+        th.BooleanType,
+        default=False,
+        title="Keep before-images",
+        description="Before writing a record, read what CSM holds (profile fetch, 25 per "
+        "request, after finding its id) and keep it in the ledger, so `rollback` can restore "
+        "it even when CSM held it before this target or an agent changed it since. Costs "
+        "look-ups and reads on every write. Without it, rollback restores what this target "
+        "last loaded.",
+    ),
+    th.Property(
         "progress_interval_seconds",
         th.NumberType(minimum=0),
         default=15,

@@ -14,6 +14,7 @@ left records in the dead letters), 2 the command could not run (settings, site, 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -102,16 +103,22 @@ def command(
 
 def _load_commands() -> None:
     """Import the command modules, which register themselves (one line per module)."""
+    from target_atlassian_csm.ops import rollback  # noqa: F401, PLC0415
 
 
 def settings(config_files: Sequence[str]) -> dict[str, Any]:
     """The target's settings from files and environment variables, checked by its schema."""
     from target_atlassian_csm.target import TargetAtlassianCSM  # noqa: PLC0415
 
+    merged: dict[str, Any] = {}
+    for name in config_files:
+        try:
+            merged.update(json.loads(Path(name).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            msg = f"cannot read the settings file {name}: {exc}"
+            raise CommandError(msg) from None
     try:
-        target = TargetAtlassianCSM(
-            config=list(config_files) or None, parse_env_config=True, validate_config=True
-        )
+        target = TargetAtlassianCSM(config=merged, parse_env_config=True, validate_config=True)
     except ConfigValidationError as exc:
         msg = "settings are not valid: " + "; ".join(exc.errors)
         raise CommandError(msg) from None
@@ -133,14 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, register) in sorted(COMMANDS.items()):
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(run=register(sub))
+        sub.set_defaults(handler=register(sub))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     logger = logging.getLogger(PROG)
     context: Context | None = None
     try:
         context = Context(settings(args.config), logger)
-        return int(args.run(args, context))
+        return int(args.handler(args, context))
     except (CommandError, CsmError) as exc:
         logger.error("%s", exc)
         return 2
