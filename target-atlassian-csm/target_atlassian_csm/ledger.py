@@ -684,7 +684,7 @@ class Ledger:
             [
                 (
                     "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
-                    (time.time(), json.dumps(summary), self.run_id),
+                    (time.time(), json.dumps(summary, default=str), self.run_id),
                 )
             ]
         )

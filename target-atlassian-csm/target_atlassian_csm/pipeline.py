@@ -37,11 +37,9 @@ from target_atlassian_csm.batches import Batch, Batcher, encode_batch
 from target_atlassian_csm.bulktask import (
     BulkRunner,
     Interrupted,
-    ItemIds,
     SlotGate,
     Submission,
     TaskResult,
-    classify,
 )
 from target_atlassian_csm.client import (
     DONE,
@@ -62,6 +60,7 @@ from target_atlassian_csm.flow import (
     Flow,
     Ticket,
 )
+from target_atlassian_csm.judging import Judgement, judge
 from target_atlassian_csm.ledger import DELETED as LEDGER_DELETED
 from target_atlassian_csm.ledger import Ledger, LedgerRow
 from target_atlassian_csm.operations import (
@@ -86,6 +85,7 @@ from target_atlassian_csm.outcomes import (
     RunRecords,
 )
 from target_atlassian_csm.polling import PollSchedule
+from target_atlassian_csm.recovery import open_work
 from target_atlassian_csm.references import (
     Answer,
     Job,
@@ -144,17 +144,6 @@ class _Lanes:
     stopping: bool = False
     fatal: BaseException | None = None
     threads: list[threading.Thread] = field(default_factory=list)
-
-
-@dataclass
-class _Judgement:
-    """What a task's answer means for each ticket of its batch."""
-
-    done: list[Ticket] = field(default_factory=list)
-    failed: list[tuple[Ticket, str]] = field(default_factory=list)
-    again: list[Batch] = field(default_factory=list)
-    resolve_again: list[Ticket] = field(default_factory=list)
-    forgotten_org_ids: set[str] = field(default_factory=set)
 
 
 class DryRunner:
@@ -760,7 +749,7 @@ class Pipeline:
             for ticket in kept:
                 ticket.submission = sub.key
         result = self.runner.run(sub)
-        judgement = self._judge(batch, result)
+        judgement = judge(batch, result, max_attempts=self.settings.max_task_attempts)
         final = [t for t in judgement.done if len(t.phases) == 1]
         self.ledger.settle(
             sub.key,
@@ -800,61 +789,10 @@ class Pipeline:
             for ticket, why in failed:
                 self._finish(ticket, FAILED, why)
 
-    def _judge(self, batch: Batch, result: TaskResult) -> _Judgement:
-        """What the answer means for each ticket (no state is changed here)."""
-        out = _Judgement()
-        tickets = batch.tickets
-        summary = self.records.summary
-        if result.rejected is not None:
-            summary.task("rejected_requests")
-            if len(tickets) == 1:
-                out.failed.append((tickets[0], f"CSM refused the request: {result.rejected}"))
-            else:
-                out.again += self._halves(batch)
-            return out
-        status = result.status
-        assert status is not None
-        items = [ItemIds(t.op.key, frozenset(filter(None, [t.csm_id]))) for t in tickets]
-        verdict = classify(status, items)
-        out.done = [tickets[i] for i in verdict.confirmed]
-        for i, reason in sorted(verdict.failed.items()):
-            ticket = tickets[i]
-            missing = verdict.missing_organizations.get(i)
-            if missing and ticket.org_retries < 1:
-                ticket.org_retries += 1
-                out.forgotten_org_ids.update(missing)
-                out.resolve_again.append(ticket)
-                summary.task("organization_ids_forgotten")
-            else:
-                out.failed.append((ticket, reason))
-        if len(verdict.unknown) == 1:
-            ticket = tickets[verdict.unknown[0]]
-            ticket.attempts += 1
-            if verdict.unmatched:
-                out.failed.append((ticket, "; ".join(verdict.unmatched)))
-            elif ticket.attempts >= self.settings.max_task_attempts:
-                out.failed.append(
-                    (
-                        ticket,
-                        f"task ended {status.raw_status or 'FAILED'} without failure detail, "
-                        f"{ticket.attempts} times",
-                    )
-                )
-            else:
-                out.again.append(Batch(batch.kind, [ticket]))
-        elif verdict.unknown:
-            out.again += self._halves(Batch(batch.kind, [tickets[i] for i in verdict.unknown]))
-        if verdict.unknown or verdict.unmatched:
-            summary.task("failed" if status.state != DONE else "partially_unmatched")
-        return out
-
-    def _halves(self, batch: Batch) -> list[Batch]:
-        self.records.summary.task("split")
-        half = len(batch.tickets) // 2
-        return [Batch(batch.kind, batch.tickets[:half]), Batch(batch.kind, batch.tickets[half:])]
-
-    def _apply(self, judgement: _Judgement, task_id: str | None) -> None:
+    def _apply(self, judgement: Judgement, task_id: str | None) -> None:
         """Move each ticket as the judgement says (caller holds the lock)."""
+        for what, count in judgement.tasks.items():
+            self.records.summary.task(what, count)
         for org_id in judgement.forgotten_org_ids:
             self.lookups.forget_org_id(org_id)
         for ticket in judgement.done:
@@ -938,44 +876,23 @@ class Pipeline:
     # ================================================================== recovery
     def _resume_open_submissions(self) -> None:
         """Submissions an earlier run left open are settled before anything newer is sent."""
-        for open_ in self.ledger.open_submissions():
-            tickets: list[Ticket] = []
-            for key in open_.keys:
-                row = open_.rows.get(key)
-                if row is None or not row.payload or row.submission != open_.key:
-                    continue
-                op = Operation.from_semantic(
-                    open_.entity, row.semantic() or {}, stream=row.stream or "",
-                    source_id=row.source_id,
-                )  # fmt: skip
-                phases = [CLEAR, UPSERT] if open_.phase == CLEAR else [UPSERT]
-                ticket = Ticket(
-                    op, phases=phases, known=row.confirmed_payload is not None,
-                    csm_id=row.csm_id, submission=open_.key,
-                )  # fmt: skip
+        work = open_work(self.ledger)
+        for open_ in work.lost:
+            self.ledger.mark_unknown(
+                open_.entity, open_.keys, "outcome unknown (an earlier run stopped)"
+            )
+            self.ledger.end_submission(open_.key)
+        for batch, sub in work.resumable:
+            for ticket in batch.tickets:
                 self.flow.move(ticket, IN_FLIGHT)
-                tickets.append(ticket)
-            if len(tickets) != len(open_.keys) or (open_.body is None and open_.task_id is None):
-                # Not replayable as it was sent: poll nothing, send its records again when read.
-                for ticket in tickets:
-                    self.flow.move(ticket, ENDED)
-                self.ledger.mark_unknown(
-                    open_.entity, open_.keys, "outcome unknown (an earlier run stopped)"
-                )
-                self.ledger.end_submission(open_.key)
-                continue
             self.logger.info(
                 "Taking up submission %s (%d %s records) that an earlier run left %s.",
-                open_.key,
-                len(tickets),
-                open_.entity,
-                f"in task {open_.task_id}" if open_.task_id else "before CSM answered",
+                sub.key,
+                len(batch.tickets),
+                sub.entity,
+                f"in task {sub.task_id}" if sub.task_id else "before CSM answered",
             )
-            sub = Submission(
-                open_.endpoint, open_.body or b"", open_.entity, len(tickets), key=open_.key,
-                task_id=open_.task_id,
-            )  # fmt: skip
-            self._resumed.append((Batch((open_.entity, open_.phase), tickets), sub))
+            self._resumed.append((batch, sub))
             self.records.summary.task("resumed_from_ledger")
 
 

@@ -190,4 +190,5 @@ class RunSummary:
     def write(self, path: str | Path) -> None:
         """Write the JSON summary file (owner-only)."""
         target = private_path(path)
-        target.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=2, default=str)
+        target.write_text(text + "\n", encoding="utf-8")

@@ -16,6 +16,7 @@ import difflib
 import json
 import sys
 import threading
+from decimal import Decimal
 from types import FrameType
 from typing import IO, Any
 
@@ -275,7 +276,12 @@ class TargetAtlassianCSM(Target):
             "customer_batch_size", "organization_batch_size", "max_tasks_in_flight",
             "max_requests_per_second", "max_failure_rate", "failure_rate_min_records",
         )  # fmt: skip
-        return {name: self.config.get(name) for name in shown if name in self.config}
+        # The SDK reads config files with Decimal numbers: the summary is JSON.
+        return {
+            name: float(value) if isinstance(value, Decimal) else value
+            for name in shown
+            if name in self.config and (value := self.config.get(name)) is not None
+        }
 
     def _progress_snapshot(self) -> tuple[Any, Any, float | None]:
         runtime = self.runtime

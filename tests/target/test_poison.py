@@ -121,7 +121,8 @@ def test_no_line_or_value_stops_the_run(case):
 
 def test_through_standard_input_as_meltano_runs_it(csm, tmp_path):
     """The real process, its real stdin: undecodable bytes and a BOM never stop it."""
-    config = target_config(csm, tmp_path)
+    # Numbers with decimals, as Meltano writes them (the SDK reads them as Decimal).
+    config = target_config(csm, tmp_path, max_failure_rate=0.05, max_requests_per_second=50.5)
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     data = b"".join(
