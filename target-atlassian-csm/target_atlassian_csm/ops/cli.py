@@ -14,6 +14,7 @@ left records in the dead letters), 2 the command could not run (settings, site, 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -102,6 +103,8 @@ def command(
 
 def _load_commands() -> None:
     """Import the command modules, which register themselves (one line per module)."""
+    importlib.import_module("target_atlassian_csm.ops.reconcile")
+    importlib.import_module("target_atlassian_csm.ops.retry")
 
 
 def settings(config_files: Sequence[str]) -> dict[str, Any]:
