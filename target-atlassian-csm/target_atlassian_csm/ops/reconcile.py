@@ -202,11 +202,11 @@ def render(data: Mapping[str, Any], differences: list[Difference]) -> list[str]:
     """The text report: the differences, then what was not checked, then the summary."""
     lines = [d.describe() for d in differences]
     for why, n in sorted(data["not_checked"].items()):
-        lines.append(f"not checked: {n} records {why}")
+        lines.append(f"not checked: {plural(n, 'record')} {why}")
     if data["deferred_associations"]:
         lines.append(
-            f"not checked: {data['deferred_associations']} associations the ledger defers "
-            "(their organization has not been loaded yet)"
+            f"not checked: {plural(data['deferred_associations'], 'association')} the ledger "
+            "defers (their organization has not been loaded yet)"
         )
     source = data.get("source_counts")
     if source:
