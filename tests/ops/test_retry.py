@@ -29,9 +29,9 @@ CUSTOMERS = 12
 FIXABLE, UNFIXABLE, BOTH = "fixable", "unfixable", "both"
 
 
-def faulty_load(faults: dict[int, str]) -> list[dict[str, Any]]:
+def faulty_load(faults: dict[int, str], customers: int = CUSTOMERS) -> list[dict[str, Any]]:
     """The CRM set with some customers on a plan the site lacks, or in a region it lacks."""
-    messages = crm_messages(3, CUSTOMERS)
+    messages = crm_messages(3, customers)
     for message in messages:
         if message["type"] != "RECORD" or message["stream"] != "customers":
             continue
@@ -185,3 +185,17 @@ def test_entries_that_cannot_be_retried_say_why(sandbox_factory, tmp_path):
     assert len(bulk_requests(csm)) == 1
     reasons = [e["reason"] for e in dead_letters(config) if e["severity"] == "error"]
     assert len(reasons) == 2  # the two that could not be retried, unchanged
+
+
+def test_many_records_failing_again_is_a_result_not_a_broken_run(sandbox_factory, tmp_path):
+    csm = sandbox_factory("csm", seed="default", rate_limit_requests=0)
+    config = target_config(csm, tmp_path)
+    count = 24  # over the load's failure bound (failure_rate_min_records 20, 5 %)
+    first = run_target(config, faulty_load(dict.fromkeys(range(count), UNFIXABLE), count))
+    assert first.exit_code == 2  # the load itself is judged by its failure bound
+
+    code, out = run_ops(config, "retry")
+
+    assert code == 1
+    assert f"{count} records retried: 0 landed, {count} failed again" in out
+    assert len(errors_by_email(config)) == count
