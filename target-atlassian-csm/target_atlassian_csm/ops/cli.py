@@ -14,6 +14,7 @@ left records in the dead letters), 2 the command could not run (settings, site, 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -103,7 +104,8 @@ def command(
 
 def _load_commands() -> None:
     """Import the command modules, which register themselves (one line per module)."""
-    from target_atlassian_csm.ops import rollback  # noqa: F401, PLC0415
+    for name in ("reconcile", "retry", "rollback"):
+        importlib.import_module(f"target_atlassian_csm.ops.{name}")
 
 
 def settings(config_files: Sequence[str]) -> dict[str, Any]:
