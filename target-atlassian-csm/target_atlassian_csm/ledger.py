@@ -177,6 +177,7 @@ class Ledger:
         site: str,
         run_id: str,
         connection: sqlite3.Connection | None = None,
+        record_run: bool = True,
     ) -> None:
         self.run_id = run_id
         self._lock = threading.RLock()
@@ -191,9 +192,11 @@ class Ledger:
         self._db.executescript(SCHEMA)
         self._migrate()
         self._check_site(site)
-        self._db.execute(
-            "INSERT OR REPLACE INTO runs (run_id, started_at) VALUES (?, ?)", (run_id, time.time())
-        )
+        if record_run:  # the operations commands read the ledger without being a run
+            self._db.execute(
+                "INSERT OR REPLACE INTO runs (run_id, started_at) VALUES (?, ?)",
+                (run_id, time.time()),
+            )
 
     @classmethod
     def in_memory_copy(cls, path: str | Path, *, site: str, run_id: str) -> Ledger:
@@ -312,6 +315,14 @@ class Ledger:
             rows = self.rows(entity, keys)
             out.append(OpenSubmission(key, entity, phase, endpoint, body, keys, task_id, rows))
         return out
+
+    def all_records(self) -> list[tuple[str, str, str, str | None, str | None]]:
+        """(entity, key, status, confirmed semantic JSON, CSM id) of every record, in order."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT entity, key, status, confirmed_payload, csm_id FROM records "
+                "ORDER BY entity, key"
+            ).fetchall()
 
     def deferred_associations(self) -> list[tuple[str, str]]:
         """(customer key, organization token) pairs waiting for their organization."""

@@ -14,6 +14,7 @@ left records in the dead letters), 2 the command could not run (settings, site, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -27,6 +28,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_atlassian_csm.client import CsmClient, CsmError
 from target_atlassian_csm.ledger import Ledger, LedgerSiteMismatch
+from target_atlassian_csm.settings import CONFIG_SCHEMA
 from target_atlassian_csm.summary import RunSummary
 
 PROG = "target-atlassian-csm-ops"
@@ -54,7 +56,9 @@ class Context:
                 msg = f"no ledger at {path}: run the load first, or set ledger_path"
                 raise CommandError(msg)
             try:
-                self._ledger = Ledger(path, site=str(self.config["cloud_id"]), run_id=run_id)
+                self._ledger = Ledger(
+                    path, site=str(self.config["cloud_id"]), run_id=run_id, record_run=False
+                )
             except LedgerSiteMismatch as exc:
                 raise CommandError(str(exc)) from None
         return self._ledger
@@ -119,8 +123,22 @@ def settings(config_files: Sequence[str]) -> dict[str, Any]:
         except (OSError, ValueError) as exc:
             msg = f"cannot read the settings file {name}: {exc}"
             raise CommandError(msg) from None
+    # Meltano hands a command its settings as environment variables; the SDK turns integers,
+    # booleans and arrays back into values but leaves numbers as text: read, convert, check.
+    quiet = logging.getLogger(TargetAtlassianCSM.name)
+    level, quiet.level = quiet.level, logging.ERROR  # this first read is not checked yet
     try:
-        target = TargetAtlassianCSM(config=merged, parse_env_config=True, validate_config=True)
+        read = TargetAtlassianCSM(config=merged, parse_env_config=True, validate_config=False)
+    finally:
+        quiet.setLevel(level)
+    config = dict(read.config)
+    for name, prop in CONFIG_SCHEMA["properties"].items():
+        kinds = prop.get("type") or []
+        if "number" in kinds and isinstance(config.get(name), str):
+            with contextlib.suppress(ValueError):  # left as text: validation names it
+                config[name] = float(config[name])
+    try:
+        target = TargetAtlassianCSM(config=config, validate_config=True)
     except ConfigValidationError as exc:
         msg = "settings are not valid: " + "; ".join(exc.errors)
         raise CommandError(msg) from None

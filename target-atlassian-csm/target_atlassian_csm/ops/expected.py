@@ -26,7 +26,6 @@ import contextlib
 import io
 import json
 import logging
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -118,16 +117,6 @@ def expected_from_semantic(
     )
 
 
-def _ledger_rows(path: Path) -> list[tuple[str, str, str, str | None, str | None]]:
-    """(entity, key, status, confirmed payload, CSM id) of every record, read-only."""
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-        return db.execute(
-            "SELECT entity, key, status, confirmed_payload, csm_id FROM records "
-            "ORDER BY entity, key"
-        ).fetchall()
-
-
 def _source_resolver(ledger: Ledger) -> Callable[[str, str], str | None]:
     return lambda stream, source_id: ledger.key_for_source(ORGANIZATION, stream, source_id)
 
@@ -139,7 +128,7 @@ def from_ledger(ledger: Ledger) -> Expectations:
     records: list[Expected] = []
     not_checked: dict[str, int] = {}
     spellings: dict[str, str] = {}
-    for entity, key, status, confirmed, csm_id in _ledger_rows(ledger.path):
+    for entity, key, status, confirmed, csm_id in ledger.all_records():
         if entity not in (CUSTOMER, ORGANIZATION):
             continue
         if status == SUBMITTED:
