@@ -33,7 +33,10 @@ from typing import Any
 import pytest
 import yaml
 
+from sandbox.core.server import SandboxServer
 from sandbox.proxy import SandboxProxy, find_mitmdump, routes_for
+from sandbox.pytest_plugin import RunningSandbox
+from sandbox.registry import create_app
 from tests.e2e.conftest import _meltano_env
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -238,27 +241,55 @@ class UserFlow:
         return json.loads(done.stdout or "{}") or {}
 
 
-FlowFactory = Callable[..., UserFlow]
+class Bench:
+    """Sandboxes, and flows whose taps reach them through a proxy, for one test or module.
+
+    ``sandbox(api, seed=..., **knobs)`` starts one on a free port, ``flow(variant, settings,
+    **sandboxes)`` starts the proxy to those sandboxes and returns the flow; ``close()`` stops
+    everything this bench started.
+    """
+
+    def __init__(self, user_project: ProjectFactory, work: Path) -> None:
+        self.user_project = user_project
+        self.work = work
+        self.sandboxes: list[RunningSandbox] = []
+        self.proxies: list[SandboxProxy] = []
+
+    def sandbox(self, api: str, *, seed: str | dict[str, Any] | None = None, **knobs: Any) -> Any:
+        """Start a sandbox (as the ``sandbox_factory`` fixture does, for any scope)."""
+        app = create_app(api, **knobs)
+        if seed is not None:
+            params = {"preset": seed} if isinstance(seed, str) else dict(seed)
+            app.seed(params.pop("preset", "default"), **params)
+        running = RunningSandbox(SandboxServer(app).start())
+        self.sandboxes.append(running)
+        return running
+
+    def flow(self, variant: str, settings: dict[str, str], **sandboxes: Any) -> UserFlow:
+        """The flow of ``variant``'s project, its taps proxied to ``sandboxes``."""
+        mitmdump = find_mitmdump()
+        if mitmdump is None:
+            missing("mitmproxy not installed: `make peers` installs it in .venv-proxy")
+        project = self.user_project(variant)
+        routes = routes_for({api: sb.url for api, sb in sandboxes.items()})
+        proxy = SandboxProxy(routes, mitmdump=mitmdump, confdir=self.work / "proxy")
+        self.proxies.append(proxy.start())
+        return UserFlow(project, self.work, settings, proxy)
+
+    def close(self) -> None:
+        """Stop the proxies and sandboxes this bench started."""
+        for proxy in self.proxies:
+            proxy.cleanup()
+        for running in self.sandboxes:
+            running.stop()
 
 
 @pytest.fixture
-def user_flow(user_project: ProjectFactory, tmp_path: Path) -> Iterator[Callable[..., UserFlow]]:
-    """``user_flow(variant, settings, **sandboxes)``: start the proxy to the sandboxes."""
-    mitmdump = find_mitmdump()
-    if mitmdump is None:
-        missing("mitmproxy not installed: `make peers` installs it in .venv-proxy")
-    proxies: list[SandboxProxy] = []
-
-    def build(variant: str, settings: dict[str, str], **sandboxes: Any) -> UserFlow:
-        project = user_project(variant)
-        routes = routes_for({api: sb.url for api, sb in sandboxes.items()})
-        proxy = SandboxProxy(routes, mitmdump=mitmdump, confdir=tmp_path / "proxy")
-        proxies.append(proxy.start())
-        return UserFlow(project, tmp_path, settings, proxy)
-
-    yield build
-    for proxy in proxies:
-        proxy.cleanup()
+def bench(user_project: ProjectFactory, tmp_path: Path) -> Iterator[Bench]:
+    """A :class:`Bench` for one test."""
+    made = Bench(user_project, tmp_path)
+    yield made
+    made.close()
 
 
 def csm_settings(csm: Any) -> dict[str, str]:

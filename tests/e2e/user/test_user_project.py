@@ -6,19 +6,20 @@ literal command. Each test makes a fresh ``meltano init`` project (once per tap 
 ``conftest.py``), sets credentials only through environment variables and runs against the
 sandboxes: a first run loads (read back from the CSM sandbox), a second one is incremental, a
 dry run moves no bookmark and a run that maps nothing fails. The last two need the target-side
-fixes of issue 13 (items 1 and 2, the lead's): they are strict xfails until those land.
+fixes of issue 13 (items 1 and 2, the lead's), and so does tap-zendesk's second run (item
+3: its inclusive bookmark re-reads a user without email): strict xfails until those land.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.e2e.user.conftest import UserFlow, csm_settings
+from tests.e2e.user.conftest import Bench, Outcome, ProjectFactory, UserFlow, csm_settings
 from tests.peers.conftest import add_csm_fields, csm_by_email, csm_by_name, profile_items
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -35,6 +36,7 @@ HUBSPOT_FIELDS = {
 class Scenario:
     """A flow, the CSM sandbox, what the source holds and how to change one customer."""
 
+    variant: str
     flow: UserFlow
     csm: Any
     emails: set[str]
@@ -42,14 +44,14 @@ class Scenario:
     change_one: Callable[[], str]
 
 
-def hubspot_scenario(variant: str, sandbox_factory: Any, user_flow: Any) -> Scenario:
-    hubspot = sandbox_factory(
+def hubspot_scenario(variant: str, bench: Bench) -> Scenario:
+    hubspot = bench.sandbox(
         "hubspot",
         seed={"preset": "default", "contacts": 12, "companies": 4},
         burst_limit=0,
         search_rate_per_second=0,
     )
-    csm = sandbox_factory("csm", seed="empty", rate_limit_requests=0)
+    csm = bench.sandbox("csm", seed="empty", rate_limit_requests=0)
     add_csm_fields(csm, HUBSPOT_FIELDS)
     knobs = hubspot.app.knobs
     if variant == "tap-hubspot--meltanolabs":
@@ -68,24 +70,25 @@ def hubspot_scenario(variant: str, sandbox_factory: Any, user_flow: Any) -> Scen
 
     def change_one() -> str:
         with_email = sorted(
-            int(k) for k, c in state["contacts"].items() if c["properties"]["email"]
+            int(k) for k, c in state["contacts"].items() if c["properties"].get("email")
         )
         contact_id = with_email[3]
         hubspot.app.modify("contacts", ids=[contact_id], property="jobtitle", value="Chief Tester")
         return hubspot.state()["contacts"][str(contact_id)]["properties"]["email"]
 
     return Scenario(
-        user_flow(variant, settings, hubspot=hubspot),
+        variant,
+        bench.flow(variant, settings, hubspot=hubspot),
         csm,
-        {c["properties"]["email"] for c in contacts if c["properties"]["email"]},
+        {c["properties"]["email"] for c in contacts if c["properties"].get("email")},
         {c["properties"]["name"] for c in companies},
         change_one,
     )
 
 
-def zendesk_scenario(variant: str, sandbox_factory: Any, user_flow: Any) -> Scenario:
-    zendesk = sandbox_factory("zendesk", seed="default", incremental_rate_per_minute=0)
-    csm = sandbox_factory("csm", seed="empty", rate_limit_requests=0)
+def zendesk_scenario(variant: str, bench: Bench) -> Scenario:
+    zendesk = bench.sandbox("zendesk", seed="default", incremental_rate_per_minute=0)
+    csm = bench.sandbox("csm", seed="empty", rate_limit_requests=0)
     settings = {
         "TAP_ZENDESK_SUBDOMAIN": "sandbox",
         "TAP_ZENDESK_ACCESS_TOKEN": zendesk.app.knobs["access_tokens"][0],
@@ -103,7 +106,8 @@ def zendesk_scenario(variant: str, sandbox_factory: Any, user_flow: Any) -> Scen
         return user["email"]
 
     return Scenario(
-        user_flow(variant, settings, zendesk=zendesk),
+        variant,
+        bench.flow(variant, settings, zendesk=zendesk),
         csm,
         {u["email"] for u in end_users},
         {o["name"] for o in state["organizations"].values() if not o["deleted_at"]},
@@ -111,13 +115,80 @@ def zendesk_scenario(variant: str, sandbox_factory: Any, user_flow: Any) -> Scen
     )
 
 
-@pytest.fixture(
-    params=["tap-hubspot--meltanolabs", "tap-hubspot--singer-io", "tap-zendesk--singer-io"]
-)
-def scenario(request: pytest.FixtureRequest, sandbox_factory: Any, user_flow: Any) -> Scenario:
-    """Each tap as Meltano Hub defines it, in its own fresh project."""
-    build = zendesk_scenario if request.param.startswith("tap-zendesk") else hubspot_scenario
-    return build(request.param, sandbox_factory, user_flow)
+VARIANTS = ["tap-hubspot--meltanolabs", "tap-hubspot--singer-io", "tap-zendesk--singer-io"]
+
+
+def build(variant: str, bench: Bench) -> Scenario:
+    """The scenario of one tap, as Meltano Hub defines it, in its fresh project."""
+    maker = zendesk_scenario if variant.startswith("tap-zendesk") else hubspot_scenario
+    return maker(variant, bench)
+
+
+@pytest.fixture(scope="module", params=VARIANTS)
+def variant(request: pytest.FixtureRequest) -> str:
+    """Each tap variant; the tests of one variant run together (one project install)."""
+    return request.param
+
+
+@pytest.fixture
+def scenario(variant: str, bench: Bench) -> Scenario:
+    """A scenario with fresh sandboxes and an empty Meltano state, for one test."""
+    return build(variant, bench)
+
+
+@dataclass
+class FirstRun:
+    """A scenario after one ``meltano run``, and what that run left, read at the time."""
+
+    scenario: Scenario
+    outcome: Outcome
+    customers: set[str]
+    organizations: set[str]
+    state: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def first_run(
+    variant: str, user_project: ProjectFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FirstRun]:
+    """One plain ``meltano run`` per variant, shared: its results are read when it ends, so
+    a later test that runs again in the same scenario cannot change them."""
+    bench = Bench(user_project, tmp_path_factory.mktemp("first-run"))
+    try:
+        built = build(variant, bench)
+        outcome = built.flow.run()
+        yield FirstRun(
+            built,
+            outcome,
+            set(csm_by_email(built.csm)),
+            set(csm_by_name(built.csm)),
+            built.flow.state(),
+        )
+    finally:
+        bench.close()
+
+
+@dataclass
+class NothingMapped:
+    """A run whose target maps no stream (``mapping_preset: none``), read when it ended."""
+
+    outcome: Outcome
+    sent: dict[str, list[str]]
+    state: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def nothing_mapped(
+    variant: str, user_project: ProjectFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NothingMapped]:
+    """One run per variant with ``TARGET_ATLASSIAN_CSM_MAPPING_PRESET=none``, shared."""
+    bench = Bench(user_project, tmp_path_factory.mktemp("nothing-mapped"))
+    try:
+        built = build(variant, bench)
+        outcome = built.flow.run(TARGET_ATLASSIAN_CSM_MAPPING_PRESET="none")
+        yield NothingMapped(outcome, sent(built.csm), built.flow.state())
+    finally:
+        bench.close()
 
 
 def sent(csm: Any) -> dict[str, list[str]]:
@@ -129,19 +200,32 @@ def sent(csm: Any) -> dict[str, list[str]]:
     }
 
 
-def test_first_run_loads_then_the_second_reads_only_what_changed(scenario: Scenario) -> None:
-    """The literal command loads every customer and organization; Meltano keeps the tap's
-    bookmark, so after one customer changes the next run sends only that one."""
-    flow, csm = scenario.flow, scenario.csm
-    flow.loads()
-    assert set(csm_by_email(csm)) == scenario.emails
-    assert set(csm_by_name(csm)) == scenario.org_names
-    assert flow.state()["singer_state"]["bookmarks"]
+def test_the_first_run_loads_every_customer_and_organization(first_run: FirstRun) -> None:
+    """The literal command exits 0 and loads every customer and organization, read back
+    from CSM; Meltano stores the tap's bookmark."""
+    assert first_run.outcome.returncode == 0, first_run.outcome.log[-6000:]
+    assert first_run.customers == first_run.scenario.emails
+    assert first_run.organizations == first_run.scenario.org_names
+    assert first_run.state["singer_state"]["bookmarks"]
 
-    email = scenario.change_one()
-    csm.app.journal.clear()
-    flow.loads()
-    assert sent(csm) == {"customer": [email], "organization": []}
+
+def test_the_second_run_sends_only_what_changed(
+    first_run: FirstRun, request: pytest.FixtureRequest
+) -> None:
+    """From Meltano's stored bookmark the next run reads what changed since: after one
+    customer changes, only that one is sent."""
+    assert first_run.outcome.returncode == 0, "the first run failed"
+    built = first_run.scenario
+    if built.variant.startswith("tap-zendesk"):
+        # tap-zendesk re-exports the last user at the bookmark; in the sandbox's data that
+        # user has no email, so 1 of the 3 records read is a dead letter: 33 % > 5 %.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="target side of issue 13 item 3: lead")
+        )
+    email = built.change_one()
+    built.csm.app.journal.clear()
+    built.flow.loads()
+    assert sent(built.csm) == {"customer": [email], "organization": []}
 
 
 @pytest.mark.xfail(strict=True, reason="target side of issue 13 item 1: lead")
@@ -156,16 +240,17 @@ def test_a_dry_run_moves_no_state_so_the_real_run_loads_everything(scenario: Sce
     assert set(csm_by_email(csm)) == scenario.emails
 
 
+def test_a_run_that_maps_nothing_sends_nothing(nothing_mapped: NothingMapped) -> None:
+    assert nothing_mapped.sent == {"customer": [], "organization": []}
+
+
 @pytest.mark.xfail(strict=True, reason="target side of issue 13 item 2: lead")
-def test_a_run_that_maps_nothing_exits_non_zero(scenario: Scenario) -> None:
+def test_a_run_that_maps_nothing_exits_non_zero(nothing_mapped: NothingMapped) -> None:
     """Records arrive for CSM but no stream is mapped: that is an error, not a success."""
-    outcome = scenario.flow.run(TARGET_ATLASSIAN_CSM_MAPPING_PRESET="none")
-    assert sent(scenario.csm) == {"customer": [], "organization": []}
-    assert outcome.returncode != 0
+    assert nothing_mapped.outcome.returncode != 0
 
 
 @pytest.mark.xfail(strict=True, reason="target side of issue 13 item 2: lead")
-def test_a_run_that_maps_nothing_saves_no_state(scenario: Scenario) -> None:
+def test_a_run_that_maps_nothing_saves_no_state(nothing_mapped: NothingMapped) -> None:
     """No bookmark may be stored for records that were never loaded."""
-    scenario.flow.run(TARGET_ATLASSIAN_CSM_MAPPING_PRESET="none")
-    assert scenario.flow.state() == {}
+    assert nothing_mapped.state == {}
