@@ -31,6 +31,7 @@ class TapHubSpotContacts(Tap):
     """HubSpot contacts, companies and their property definitions (incremental)."""
 
     name = "tap-hubspot-contacts"
+    package_name = "csm-connectors-tap-hubspot-contacts"  # its version, for --about and logs
     dynamic_catalog = True
 
     config_jsonschema = th.PropertiesList(

@@ -21,6 +21,7 @@ class TapKustomer(Tap):
     """Singer tap for Kustomer."""
 
     name = "tap-kustomer"
+    package_name = "csm-connectors-tap-kustomer"  # its version, for --about and logs
     dynamic_catalog = True
 
     config_jsonschema = th.PropertiesList(

@@ -49,6 +49,7 @@ class TargetAtlassianCSM(Target):
     """Loads Singer streams into Atlassian CSM organizations and customers."""
 
     name = "target-atlassian-csm"
+    package_name = "csm-connectors-target-atlassian-csm"  # its version, for --about and logs
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = CsmSink
     message_reader_class = CountingReader
