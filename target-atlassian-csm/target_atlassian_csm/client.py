@@ -266,6 +266,27 @@ class CsmClient:
         self._local = threading.local()
         self.stop_event = threading.Event()
 
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        summary: RunSummary | None = None,
+        logger: logging.Logger | None = None,
+    ) -> CsmClient:
+        """The client of the site the target's settings name (ValueError when they cannot)."""
+        return cls(
+            base_url=config["base_url"],
+            cloud_id=config["cloud_id"],
+            access_token=config.get("access_token"),
+            user_email=config.get("user_email"),
+            api_token=config.get("api_token"),
+            max_requests_per_second=float(config["max_requests_per_second"]),
+            timeout=float(config["request_timeout_seconds"]),
+            max_retries=int(config["max_retries"]),
+            summary=summary,
+            logger=logger,
+        )
+
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:

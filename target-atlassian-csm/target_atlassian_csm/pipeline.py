@@ -313,7 +313,7 @@ class Pipeline:
             for token, ops in self.assoc.waiting.items():
                 for op in ops:
                     self.records.warn(op, f"customer {token} never appeared: association not made")
-                    self.records.end(entity=CUSTOMER, seqs=op.seqs, how="skipped", counted=False)
+                    self.records.end(entity=CUSTOMER, seqs=op.seqs, how=SKIPPED, counted=False)
             self.assoc.waiting.clear()
             self._cv.notify_all()
             while not self._idle() and self.lanes.fatal is None:

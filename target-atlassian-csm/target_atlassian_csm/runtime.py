@@ -87,18 +87,7 @@ class LoadRuntime:
             dry_run=self.dry_run,
         )
         try:
-            self.client = CsmClient(
-                base_url=config["base_url"],
-                cloud_id=config["cloud_id"],
-                access_token=config.get("access_token"),
-                user_email=config.get("user_email"),
-                api_token=config.get("api_token"),
-                max_requests_per_second=float(config["max_requests_per_second"]),
-                timeout=float(config["request_timeout_seconds"]),
-                max_retries=int(config["max_retries"]),
-                summary=self.summary,
-                logger=logger,
-            )
+            self.client = CsmClient.from_config(config, self.summary, logger)
         except ValueError as exc:
             raise PreflightError(str(exc)) from None
         ledger_path = Path(config["ledger_path"])

@@ -211,3 +211,29 @@ def run_target_within(
     if "error" in box:
         raise box["error"]
     return box["result"]
+
+
+def customer_made_in_csm(sandbox: Any, payload: dict[str, Any], *, timeout: float = 30) -> None:
+    """A customer made in CSM by someone else (an agent, an earlier tool), before our load.
+
+    Sent straight to the sandbox's profile bulk endpoint; returns once its task has ended.
+    """
+    import time
+
+    import requests
+
+    answer = requests.post(
+        f"{sandbox.url}/jsm/csm/cloudid/sandbox/api/v1/customer/profile/bulk",
+        json={"customerProfiles": [{"operationType": "CREATE", "payload": payload}]},
+        headers={
+            "Authorization": "Bearer sandbox-token",
+            "Idempotency-Key": f"made-elsewhere-{payload['email']}",
+            "X-ExperimentalApi": "opt-in",
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 202, answer.text
+    deadline = time.monotonic() + timeout
+    while sandbox.app.customer_by_email(payload["email"]) is None:  # its task ends
+        assert time.monotonic() < deadline, "the task never ended"
+        time.sleep(0.05)

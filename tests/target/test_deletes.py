@@ -8,11 +8,14 @@ the source that comes back is created again.
 
 from __future__ import annotations
 
-import time
-
-import requests
-
-from tests.target.conftest import record_msg, run_target, schema_msg, state_msg, target_config
+from tests.target.conftest import (
+    customer_made_in_csm,
+    record_msg,
+    run_target,
+    schema_msg,
+    state_msg,
+    target_config,
+)
 
 STR = {"type": ["string", "null"]}
 ORG_PROPS = {"id": {"type": "string"}, "name": STR, "removed": {"type": ["boolean", "null"]}}
@@ -71,24 +74,7 @@ def test_delete_policy_deletes_what_this_target_created_and_a_comeback_is_recrea
 
 def test_a_record_csm_held_before_is_never_deleted(csm, tmp_path):
     config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="delete")
-    base = f"{csm.url}/jsm/csm/cloudid/sandbox/api/v1"
-    # An agent's customer, loaded over by the first run (an UPSERT matches it).
-    body = {"customerProfiles": [{"operationType": "CREATE", "payload": {"email": "p9@x.io"}}]}
-    answer = requests.post(
-        f"{base}/customer/profile/bulk",
-        json=body,
-        headers={
-            "Authorization": "Bearer sandbox-token",
-            "Idempotency-Key": "agent-made",
-            "X-ExperimentalApi": "opt-in",
-        },
-        timeout=10,
-    )
-    assert answer.status_code == 202
-    deadline = time.monotonic() + 30
-    while csm.app.customer_by_email("p9@x.io") is None:  # the agent's task ends
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    customer_made_in_csm(csm, {"email": "p9@x.io"})  # an agent's, loaded over by the first run
     run_target(config, messages(people(1, 9), ORGS))
     result = run_target(config, messages(people(1, 9, removed=True), run=1))
     assert result.exit_code == 0

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
-
-import requests
 
 from target_atlassian_csm.ops.cli import main
-from tests.target.conftest import crm_messages, run_target, target_config
+from tests.target.conftest import crm_messages, customer_made_in_csm, run_target, target_config
 
 
 def snapshot(csm):
@@ -57,33 +54,14 @@ def test_rolling_back_the_last_run_restores_csm_and_the_run_loads_again(csm, tmp
 
 def test_before_images_restore_what_csm_held_before_the_first_load(sandbox_factory, tmp_path):
     csm = sandbox_factory("csm", seed="default", rate_limit_requests=0)
-    body = {
-        "customerProfiles": [
-            {
-                "operationType": "CREATE",
-                "payload": {
-                    "email": "user3@example.com",
-                    "displayName": "Agent Made",
-                    "details": [{"name": "Plan", "values": ["Enterprise"]}],
-                },
-            }
-        ]
-    }
-    answer = requests.post(
-        f"{csm.url}/jsm/csm/cloudid/sandbox/api/v1/customer/profile/bulk",
-        json=body,
-        headers={
-            "Authorization": "Bearer sandbox-token",
-            "Idempotency-Key": "agent",
-            "X-ExperimentalApi": "opt-in",
+    customer_made_in_csm(
+        csm,
+        {
+            "email": "user3@example.com",
+            "displayName": "Agent Made",
+            "details": [{"name": "Plan", "values": ["Enterprise"]}],
         },
-        timeout=10,
     )
-    assert answer.status_code == 202
-    deadline = time.monotonic() + 30
-    while csm.app.customer_by_email("user3@example.com") is None:  # the agent's task ends
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
     before = snapshot(csm)
     config = target_config(csm, tmp_path, keep_before_images=True)
     assert run_target(config, crm_messages(2, 5)).exit_code == 0

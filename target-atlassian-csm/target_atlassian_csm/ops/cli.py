@@ -66,20 +66,8 @@ class Context:
     def client(self, summary: RunSummary | None = None) -> CsmClient:
         """A client of the load's CSM site."""
         if self._client is None:
-            config = self.config
             try:
-                self._client = CsmClient(
-                    base_url=config["base_url"],
-                    cloud_id=config["cloud_id"],
-                    access_token=config.get("access_token"),
-                    user_email=config.get("user_email"),
-                    api_token=config.get("api_token"),
-                    max_requests_per_second=float(config["max_requests_per_second"]),
-                    timeout=float(config["request_timeout_seconds"]),
-                    max_retries=int(config["max_retries"]),
-                    summary=summary,
-                    logger=self.logger,
-                )
+                self._client = CsmClient.from_config(self.config, summary, self.logger)
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
         return self._client
