@@ -197,3 +197,29 @@ def test_long_loads_log_progress(sandbox_factory, tmp_path, caplog):
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Progress:")]
     assert lines
     assert all("received" in line and "in flight" in line for line in lines)
+
+
+def test_run_files_default_under_dot_meltano(csm, tmp_path, monkeypatch):
+    """Ledger, dead letters and summary hold personal data: by default they go under .meltano/,
+    which the .gitignore of `meltano init` covers, not next to the project's files."""
+    monkeypatch.chdir(tmp_path)
+    config = target_config(csm, tmp_path)
+    for name in ("ledger_path", "dead_letter_path", "summary_path"):
+        del config[name]
+    messages = [*crm_messages(1, 2), record_msg("customers", {"id": "x", "email": None})]
+    target = TargetAtlassianCSM(config=config)
+    target.listen(io.StringIO("".join(json.dumps(m) + "\n" for m in messages)))
+    made = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
+    assert {
+        ".meltano/csm/dead-letters.jsonl",
+        ".meltano/csm/ledger.sqlite",
+        ".meltano/csm/summary.json",
+    } <= made
+    assert all(name.startswith(".meltano/csm/") for name in made)
+
+
+def test_the_ledger_is_the_sites_whatever_the_url_spelling(csm, config):
+    run_target(config, crm_messages(2, 5))
+    again = run_target({**config, "base_url": csm.url + "/"}, crm_messages(2, 5))
+    assert again.exit_code == 0
+    assert again.summary["entities"]["customer"]["unchanged"] == 5
