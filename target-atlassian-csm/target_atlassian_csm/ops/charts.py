@@ -57,14 +57,19 @@ class Frame:
 
 def nice_step(span: float, count: int = 5) -> float:
     """A step of 1, 2 or 5 times a power of ten giving about ``count`` intervals over ``span``."""
-    if span <= 0 or not math.isfinite(span):
+    raw = span / max(count, 1) if math.isfinite(span) else 0.0
+    if raw <= 0:
         return 1.0
-    raw = span / max(count, 1)
     power = 10 ** math.floor(math.log10(raw))
     for multiple in (1, 2, 5, 10):
         if raw <= multiple * power:
             return multiple * power
     return 10 * power  # pragma: no cover - the loop always returns
+
+
+def _round(value: float, step: float) -> float:
+    """``value`` without the float noise of multiplying ``step`` (keeps its significant digits)."""
+    return round(value, max(0, 2 - math.floor(math.log10(step))))
 
 
 def ticks(top: float, count: int = 5, *, integer: bool = False) -> list[float]:
@@ -73,14 +78,16 @@ def ticks(top: float, count: int = 5, *, integer: bool = False) -> list[float]:
     if integer:
         step = max(1.0, math.ceil(step))
     n = max(1, math.ceil(top / step - 1e-9))
-    return [round(i * step, 10) for i in range(n + 1)]
+    return [_round(i * step, step) for i in range(n + 1)]
 
 
 def time_ticks(top: float, count: int = 6) -> list[float]:
-    """Ticks for seconds that fall on whole seconds, minutes or hours."""
+    """Ticks for seconds that fall on whole seconds, minutes, hours or days."""
     if top <= 5:
         return ticks(top, count)
-    step = next((s for s in TIME_STEPS if top / s <= count), TIME_STEPS[-1])
+    step = next((s for s in TIME_STEPS if top / s <= count), None)
+    if step is None:  # more than ``count`` days: whole days, 1, 2 or 5 times a power of ten
+        step = nice_step(top / 86400, count) * 86400
     n = max(1, math.ceil(top / step - 1e-9))
     return [float(i * step) for i in range(n + 1)]
 
@@ -242,7 +249,7 @@ def bins(values: Sequence[float], count: int = 16) -> tuple[float, int]:
     top = max(values, default=0.0)
     if top <= 0:
         return 1.0, 1
-    width = nice_step(top, count)
+    width = nice_step(max(top, 0.001), count)  # durations are measured to the millisecond
     return width, max(1, math.floor(top / width) + 1)
 
 

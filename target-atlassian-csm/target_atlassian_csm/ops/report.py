@@ -38,8 +38,8 @@ def register(parser: argparse.ArgumentParser) -> Runner:
         "--run",
         dest="run_spec",  # not "run": cli.py keeps each command's runner in args.run
         metavar="RUN",
-        help="the run to show: its number (1 is the first, as the report numbers them), its "
-        "id or a unique start of it; default: the latest run",
+        help="the run to show: its number (1 is the first, as the report numbers them; "
+        "also #1), its id, or the first 4 or more characters of its id; default: the latest",
     )
     which.add_argument("--all", action="store_true", help="show every run of the ledger")
     parser.add_argument(

@@ -318,10 +318,24 @@ def dead_letters_section(data: ReportData) -> str:
             "The dead-letter file's current entries, one per record: records that did not land "
             "(failed, rejected) and records that landed without something (warnings)."
         )
+    moved = ""
+    if data.one is not None:
+        counts = data.one.entities()
+        errors = sum(c["failed"] + c["rejected"] for c in counts.values())
+        shown = view.categories.get("failed", 0) + view.categories.get("rejected", 0)
+        if errors > shown:
+            moved = el(
+                "p",
+                esc(
+                    f"{plural(errors - shown, 'record')} this run failed or rejected "
+                    f"({num(errors)} in all) no longer have an entry from this run: they "
+                    "failed again in a later run (its report shows them) or have landed since."
+                ),
+                class_="muted",
+            )
     if not view.total:
-        return section(
-            "dead-letters", SECTIONS["dead-letters"], esc(lead), empty("No dead letters.")
-        )
+        note = moved or empty("No dead letters.")
+        return section("dead-letters", SECTIONS["dead-letters"], esc(lead), note)
     cats = view.categories
     items = [
         (
@@ -384,7 +398,7 @@ def dead_letters_section(data: ReportData) -> str:
                 class_="muted",
             )
         )
-    body = cards(items) + "".join(blocks)
+    body = cards(items) + moved + "".join(blocks)
     return section("dead-letters", SECTIONS["dead-letters"], esc(lead), body)
 
 

@@ -85,27 +85,36 @@ class RunNotFound(LookupError):
     """``--run`` names no run, or more than one."""
 
 
-def select_run(runs: Sequence[Run], spec: str | None) -> Run:
-    """The run ``spec`` names: its id, its number (``3`` or ``#3``), or a unique id prefix.
+#: Shorter all-digit ``--run`` values are run numbers; longer ones may start a run id.
+NUMBER_DIGITS = 6
+MIN_PREFIX = 4
 
-    None (or ``latest``) is the latest run. An exact id wins over a number, a number over a
-    prefix.
+
+def select_run(runs: Sequence[Run], spec: str | None) -> Run:
+    """The run ``spec`` names: its number, its id, or the start of its id.
+
+    None (or ``latest``) is the latest run. ``3`` or ``#3`` is the third run (up to five
+    digits: a number, never the start of an id, so ``3`` cannot mean a run whose id begins
+    with 3). Otherwise the exact id, or a start of it of at least four characters that only
+    one run has.
     """
     if not runs:
         msg = "the ledger holds no finished run yet: run the load first"
         raise RunNotFound(msg)
     if spec is None or spec.strip().lower() in ("", "latest", "last"):
         return runs[-1]
-    wanted = spec.strip()
-    for run in runs:
-        if run.run_id == wanted:
-            return run
+    wanted = spec.strip().lower()
     number = wanted.removeprefix("#")
-    if number.isdigit() and 1 <= int(number) <= len(runs):
-        return runs[int(number) - 1]
-    matches = [r for r in runs if r.run_id.startswith(wanted.lower())]
-    if len(matches) == 1:
-        return matches[0]
+    matches: list[Run] = []
+    if number.isdigit() and (len(number) < NUMBER_DIGITS or wanted.startswith("#")):
+        if 1 <= int(number) <= len(runs):
+            return runs[int(number) - 1]
+    else:
+        matches = [r for r in runs if r.run_id == wanted]
+        if not matches and len(wanted) >= MIN_PREFIX:
+            matches = [r for r in runs if r.run_id.startswith(wanted)]
+        if len(matches) == 1:
+            return matches[0]
     known = ", ".join(r.label for r in runs[-5:])
     why = "matches several runs" if matches else "is no run of this ledger"
     msg = f"--run {spec!r} {why} (runs 1-{len(runs)}; latest: {known})"
@@ -195,12 +204,16 @@ def allowed_curve(points: Sequence[tuple[float, int, float | None]]) -> list[tup
     return out if any(y for _, y in out) else []
 
 
+#: Shortest interval between samples a rate is computed over (seconds).
+MIN_INTERVAL = 0.01
+
+
 def rate_curve(points: Sequence[tuple[float, int, float | None]]) -> list[tuple[float, float]]:
     """Records confirmed per second between samples (a step per interval)."""
     out: list[tuple[float, float]] = []
     last_at, last_done = 0.0, 0
     for at, done, _ in points:
-        if at <= last_at:
+        if at - last_at < MIN_INTERVAL:  # samples are 1 s apart; closer ones say nothing
             continue
         rate = max(0.0, (done - last_done) / (at - last_at))
         out += [(last_at, rate), (at, rate)]
