@@ -89,8 +89,9 @@ def test_report_of_runs_with_failures_renders_in_chromium(two_runs: Loaded, chro
 
 def test_a_run_report_shows_its_own_dead_letters_and_where_the_others_went(two_runs: Loaded):
     first = two_runs.workdir / "run-1.html"
-    code, _out = run_ops(two_runs.config_path, "report", "--run", "1", "--output", str(first))
+    code, out = run_ops(two_runs.config_path, "report", "--run", "1", "--output", str(first))
     assert code == 0
+    assert "0 dead letters in 0 reasons (3 more failed again later, or landed)" in out
     report = read(first.read_text())
     assert report.title.startswith("CSM load report: Run #1 ")
     dead = report.sections["dead-letters"].joined

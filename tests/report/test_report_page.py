@@ -21,10 +21,12 @@ from target_atlassian_csm.ops.reportdata import (
     Run,
     RunNotFound,
     allowed_curve,
+    field_decisions,
     finished_runs,
     group_dead_letters,
     of_runs,
     rate_curve,
+    reason_group,
     select_run,
     timeline,
 )
@@ -169,6 +171,25 @@ def test_histogram_counts_every_task_once(groups):
 
 
 # ------------------------------------------------------------------- dead letters
+@pytest.mark.parametrize(
+    ("reason", "group"),
+    [
+        ("invalid email 'x@'", "invalid email"),
+        ("no email: CSM creates customers only with an email",
+         "no email: CSM creates customers only with an email"),
+        ("loaded without a field: 'Platinum' is not an option of SELECT field 'Plan' "
+         "(options: Free, Standard)",
+         "loaded without a field: value is not an option of SELECT field 'Plan'"),
+        ("record does not match the stream's schema: Record Message Validation Error: seats "
+         "must be integer or null (got 'many')",
+         "record does not match the stream's schema: Record Message Validation Error: seats "
+         "must be integer or null"),
+    ],
+)  # fmt: skip
+def test_reason_groups_leave_out_the_offending_value(reason, group):
+    assert reason_group(reason) == group
+
+
 def test_dead_letters_group_by_reason_without_the_offending_value():
     entries = [
         {"category": "rejected", "reason": "invalid email 'a@'", "identity": "a@", "entity": "c"},
@@ -330,13 +351,16 @@ def test_every_section_is_there_and_says_when_it_has_nothing():
 
 
 def test_summary_line_says_what_the_report_shows(tmp_path):
-    data = page_data(summary(), [{"category": "failed", "reason": "r"}])
-    line = summary_line(data, tmp_path / "r.html")
+    entries = [{"category": "failed", "reason": "r"}, {"category": "rejected", "reason": "s"}]
+    line = summary_line(page_data(summary(), entries), tmp_path / "r.html")
     assert line == (
         f"Report of run #1 ({IDS[0][:8]}): customers 6 created, 1 updated, 1 unchanged, "
-        "1 rejected, 1 failed; organizations 2 created; 1 dead letter in 1 reason; "
+        "1 rejected, 1 failed; organizations 2 created; 2 dead letters in 2 reasons; "
         f"429 answers: 1. Written to {tmp_path / 'r.html'}"
     )
+    # One of the run's two failures has no entry left: the line says where it went.
+    line = summary_line(page_data(summary(), entries[:1]), tmp_path / "r.html")
+    assert "1 dead letter in 1 reason (1 more failed again later, or landed);" in line
 
 
 def test_short_help_keeps_the_first_sentence():
@@ -346,3 +370,20 @@ def test_short_help_keeps_the_first_sentence():
     cut = short_help("word " * 60)
     assert cut.endswith("\u2026")
     assert len(cut) <= 111
+
+
+def test_a_field_decided_in_every_run_is_listed_once():
+    decision = {"entity": "customer", "name": "Plan", "action": "reuse"}
+    created = {"entity": "customer", "name": "Nps", "action": "create"}
+    found = finished_runs(
+        [
+            {"run_id": IDS[i], "started_at": float(i), "finished_at": i + 0.5,
+             "summary": {"provisioning": {"fields": [decision, *([created] if i == 1 else [])]}}}
+            for i in range(3)
+        ]
+    )  # fmt: skip
+    listed = field_decisions(found)
+    assert [(d["name"], d["run"]) for d in listed] == [
+        ("Plan", found[0].label),
+        ("Nps", found[1].label),
+    ]

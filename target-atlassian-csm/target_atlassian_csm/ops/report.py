@@ -25,6 +25,7 @@ from target_atlassian_csm.ops.reportdata import (
     of_runs,
     read_dead_letters,
     select_run,
+    superseded,
 )
 
 DEFAULT_NAME = "report.html"
@@ -120,10 +121,12 @@ def summary_line(data: ReportData, path: Path) -> str:
     view = data.dead_letters
     reasons = len(view.groups) + view.other_reasons
     label = scope_label(data)
+    gone = superseded(data.one, view)[0] if data.one is not None else 0
+    later = f" ({gone:,} more failed again later, or landed)" if gone else ""
     return (
         f"Report of {label[0].lower()}{label[1:]}: "
         + ("; ".join(parts) or "no record received")
-        + f"; {plural(view.total, 'dead letter')} in {plural(reasons, 'reason')}; "
+        + f"; {plural(view.total, 'dead letter')} in {plural(reasons, 'reason')}{later}; "
         + f"429 answers: {throttled:,}. "
         + f"Written to {path}"
     )

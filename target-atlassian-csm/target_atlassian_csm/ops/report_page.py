@@ -46,6 +46,7 @@ from target_atlassian_csm.ops.reportdata import (
     percentile,
     rate_curve,
     settings_changes,
+    superseded,
     task_seconds,
     timeline,
     visible_settings,
@@ -319,20 +320,17 @@ def dead_letters_section(data: ReportData) -> str:
             "(failed, rejected) and records that landed without something (warnings)."
         )
     moved = ""
-    if data.one is not None:
-        counts = data.one.entities()
-        errors = sum(c["failed"] + c["rejected"] for c in counts.values())
-        shown = view.categories.get("failed", 0) + view.categories.get("rejected", 0)
-        if errors > shown:
-            moved = el(
-                "p",
-                esc(
-                    f"{plural(errors - shown, 'record')} this run failed or rejected "
-                    f"({num(errors)} in all) no longer have an entry from this run: they "
-                    "failed again in a later run (its report shows them) or have landed since."
-                ),
-                class_="muted",
-            )
+    gone, errors = superseded(data.one, view) if data.one is not None else (0, 0)
+    if gone:
+        moved = el(
+            "p",
+            esc(
+                f"{plural(gone, 'record')} this run failed or rejected ({num(errors)} in all) "
+                "no longer have an entry from this run: they failed again in a later run (its "
+                "report shows them) or have landed since."
+            ),
+            class_="muted",
+        )
     if not view.total:
         note = moved or empty("No dead letters.")
         return section("dead-letters", SECTIONS["dead-letters"], esc(lead), note)
@@ -409,7 +407,8 @@ def throughput_section(data: ReportData) -> str:
         "Records confirmed by CSM (or found unchanged) since the run started, sampled every "
         "second, against what CSM's limits allow: tasks in flight times records per task, "
         "divided by how long a task takes. The dashed line is the load at that rate from the "
-        "start; far below it, the tap or the mapping was the bottleneck, not CSM."
+        "start; far below it, the tap or the mapping was the bottleneck, not CSM. Records "
+        "found unchanged need no request, so a resync can run above it."
     )
     if not runs:
         return section(

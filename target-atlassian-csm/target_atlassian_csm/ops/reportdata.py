@@ -324,9 +324,25 @@ def category(entry: dict[str, Any]) -> str:
     return "failed" if (entry.get("severity") or "error") == "error" else "warning"
 
 
+def _clauses(reason: str) -> list[str]:
+    """A reason split at each ``": "`` outside parentheses (messages nest their causes)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(reason):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif char == ":" and depth == 0 and reason[i + 1 : i + 2] == " ":
+            parts.append(reason[start:i])
+            start = i + 2
+    parts.append(reason[start:])
+    return parts
+
+
 def reason_group(reason: str) -> str:
-    """The reason a dead letter is grouped under: the offending value taken out."""
-    return _GOT.sub("", reason_key(reason)) or reason
+    """The reason a dead letter is grouped under: each clause without its offending value."""
+    clauses = [_GOT.sub("", reason_key(clause)) for clause in _clauses(reason)]
+    return ": ".join(c for c in clauses if c) or reason
 
 
 def group_dead_letters(
@@ -363,13 +379,31 @@ def group_dead_letters(
     return view
 
 
+def superseded(run: Run, view: DeadLetterView) -> tuple[int, int]:
+    """(failed or rejected records of ``run`` whose entry is gone, all it failed or rejected).
+
+    The dead-letter file keeps one current entry per record, so a record the run failed that
+    failed again later (or landed since) no longer has an entry from this run.
+    """
+    errors = sum(c["failed"] + c["rejected"] for c in run.entities().values())
+    kept = view.categories.get("failed", 0) + view.categories.get("rejected", 0)
+    return max(0, errors - kept), errors
+
+
 # ------------------------------------------------------------------------ provisioning
 def field_decisions(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """Every field decision of ``runs`` (provisioning), each with the run that made it."""
-    out = []
+    """The field decisions of ``runs`` (provisioning), each once, with the run that made it.
+
+    A field reused run after run is listed once, from the first run that decided so.
+    """
+    out, seen = [], set()
     for run in runs:
         plan = run.summary.get("provisioning") or {}
         for decision in plan.get("fields") or []:
-            if isinstance(decision, dict):
+            if not isinstance(decision, dict):
+                continue
+            key = (decision.get("entity"), decision.get("name"), decision.get("action"))
+            if key not in seen:
+                seen.add(key)
                 out.append({**decision, "run": run.label})
     return out
