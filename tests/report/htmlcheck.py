@@ -17,6 +17,7 @@ class SectionContent:
     charts: int = 0  # <svg class="chart">
     shapes: Counter[str] = field(default_factory=Counter)  # polyline, rect, circle... in charts
     text: list[str] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)  # cells per table row (head rows too)
 
     @property
     def joined(self) -> str:
@@ -64,8 +65,12 @@ class ReportReader(HTMLParser):
             section.cards += 1
         if tag == "tbody":
             self._in_tbody = True
-        if tag == "tr" and self._in_tbody:
-            section.rows += 1
+        if tag == "tr":
+            section.widths.append(0)
+            if self._in_tbody:
+                section.rows += 1
+        if tag in ("td", "th") and section.widths:
+            section.widths[-1] += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "section":

@@ -143,3 +143,26 @@ def test_help_describes_the_command(capsys):
     text = capsys.readouterr().out
     for option in ("--run RUN", "--all", "--output PATH", "owner only"):
         assert option in text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ops/cli.py settings(): singer-sdk's environment parser leaves number settings as "
+    "text ('10' is not of type 'number'), so every ops command fails under `meltano invoke`; "
+    "the fix (type them by the schema) belongs to cli.py",
+)
+def test_settings_come_from_environment_variables_as_meltano_sets_them(
+    two_runs: Loaded, monkeypatch, tmp_path
+):
+    # `meltano invoke target-atlassian-csm:report` passes the loader's settings as
+    # TARGET_ATLASSIAN_CSM_* variables (no --config file): every value is text, numbers too.
+    for name, value in two_runs.config.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        monkeypatch.setenv(f"TARGET_ATLASSIAN_CSM_{name.upper()}", text)
+    monkeypatch.setenv("TARGET_ATLASSIAN_CSM_MAX_REQUESTS_PER_SECOND", "10")
+    monkeypatch.setenv("TARGET_ATLASSIAN_CSM_MAX_FAILURE_RATE", "0.05")
+    from target_atlassian_csm.ops.cli import main
+
+    out = tmp_path / "from-env.html"
+    assert main(["report", "--output", str(out)]) == 0
+    assert "Run #2" in read(out.read_text()).title

@@ -387,3 +387,13 @@ def test_a_field_decided_in_every_run_is_listed_once():
         ("Plan", found[0].label),
         ("Nps", found[1].label),
     ]
+
+
+def test_outcome_columns_line_up_whatever_counters_a_summary_holds():
+    one = summary()
+    one["entities"]["organization"]["flagged"] = 2  # a counter this report does not know
+    report = read(render(page_data(one, [])))
+    widths = report.sections["outcomes"].widths
+    assert len(widths) == 3
+    assert len(set(widths)) == 1
+    assert "Flagged" in report.sections["outcomes"].joined

@@ -37,7 +37,7 @@ def register(parser: argparse.ArgumentParser) -> Runner:
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
         "--run",
-        dest="run_spec",  # not "run": cli.py keeps each command's runner in args.run
+        dest="run_spec",
         metavar="RUN",
         help="the run to show: its number (1 is the first, as the report numbers them; "
         "also #1), its id, or the first 4 or more characters of its id; default: the latest",

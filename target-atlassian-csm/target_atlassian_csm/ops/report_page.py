@@ -43,6 +43,7 @@ from target_atlassian_csm.ops.reportdata import (
     entity_counts,
     field_decisions,
     loaded,
+    outcome_columns,
     percentile,
     rate_curve,
     settings_changes,
@@ -72,7 +73,9 @@ OUTCOME_COLORS = {
     "skipped": "#cbd5e1",
     "rejected": "#f97316",
     "failed": "#dc2626",
+    "deleted": "#334155",
 }
+OTHER_COLOR = "#a3a3a3"
 KIND_COLORS = {"customer": "#2563eb", "organization": "#0d9488", "definitions": "#a855f7"}
 CONFIRMED, ALLOWED = "#2563eb", "#f97316"
 REQUEST_LABELS = {
@@ -267,21 +270,20 @@ def outcomes_section(data: ReportData) -> str:
         ("Records / s", num(rate, 1) if rate is not None else num(None), "loaded per second", None),
         ("Duration", esc(duration(elapsed)), "of the run" if data.one else "of all runs", None),
     ]
-    head = [("Entity", False), *((k.capitalize(), True) for k in counts["customer"]), ("", False)]
+    columns = outcome_columns(counts)
+    head = [("Entity", False), *((k.capitalize(), True) for k in columns), ("", False)]
+    colors = {k: OUTCOME_COLORS.get(k, OTHER_COLOR) for k in columns if k != "received"}
+    tones = {"failed": "bad", "rejected": "warn"}
     rows = []
     for entity, c in counts.items():
-        tones = {"failed": "bad", "rejected": "warn"}
         cells = [cell(esc(entity.capitalize()))]
-        cells += [count_cell(c[k], tone=tones.get(k)) for k in c]
-        parts = [(k, c[k], OUTCOME_COLORS[k]) for k in OUTCOME_COLORS]
+        cells += [count_cell(c.get(k, 0), tone=tones.get(k)) for k in columns]
+        parts = [(k, c.get(k, 0), color) for k, color in colors.items()]
         cells.append(el("td", charts.stacked_bar(parts, label=f"{entity} outcomes")))
         rows.append(cells)
     legend = "".join(
-        el(
-            "li",
-            el("span", "", class_="sw", style=f"background:{color}") + esc(name),
-        )
-        for name, color in OUTCOME_COLORS.items()
+        el("li", el("span", "", class_="sw", style=f"background:{color}") + esc(name))
+        for name, color in colors.items()
     )
     ignored = added(s.get("ignored_streams") for s in data.summaries)
     note = ""
@@ -293,7 +295,8 @@ def outcomes_section(data: ReportData) -> str:
         "<b>unchanged</b>: skipped, nothing changed; <b>merged</b>: folded into another record "
         "with the same email or name; <b>skipped</b>: the mapping said not to load it; "
         "<b>rejected</b>: can never load as it is (no email, no name); <b>failed</b>: "
-        "dead-lettered for any other reason."
+        "dead-lettered for any other reason; <b>deleted</b>: deleted in CSM because the "
+        "source deleted it (delete_policy)."
     )
     body = (
         cards(items)

@@ -21,8 +21,6 @@ from target_atlassian_csm.plan import reason_key
 from target_atlassian_csm.summary import ENTITY_COUNTS
 
 ENTITIES = ("customer", "organization")
-#: Outcomes a record of a run ends with (``received`` is their sum, less what is in flight).
-OUTCOMES = tuple(k for k in ENTITY_COUNTS if k != "received")
 EXAMPLES_PER_REASON = 3
 MAX_REASONS = 40
 #: Setting names that must never be shown, whatever a future summary holds.
@@ -131,6 +129,12 @@ def entity_counts(summaries: Iterable[dict[str, Any]]) -> dict[str, dict[str, in
                 if isinstance(value, int | float):
                     row[key] = row.get(key, 0) + int(value)
     return out
+
+
+def outcome_columns(counts: dict[str, dict[str, int]]) -> list[str]:
+    """The counters to show: the summary's, in its order, then any other a summary held."""
+    extra = sorted({k for c in counts.values() for k in c} - set(ENTITY_COUNTS))
+    return [*ENTITY_COUNTS, *extra]
 
 
 def added(maps: Iterable[dict[str, Any] | None]) -> dict[str, int]:
