@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from target_atlassian_csm.ops.report_page import SECTIONS
+from target_atlassian_csm.ops.reportdata import SECTIONS
 from tests.report.conftest import ARTIFACTS, Loaded, run_ops, screenshot, validate
 from tests.report.htmlcheck import read
 from tests.report.png import decode, luminance_stats

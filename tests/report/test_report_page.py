@@ -16,8 +16,11 @@ from hypothesis import strategies as st
 
 from target_atlassian_csm.ops import charts
 from target_atlassian_csm.ops.report import summary_line
-from target_atlassian_csm.ops.report_page import SECTIONS, ReportData, render, short_help
+from target_atlassian_csm.ops.report_flow import short_help
+from target_atlassian_csm.ops.report_page import render
 from target_atlassian_csm.ops.reportdata import (
+    SECTIONS,
+    ReportData,
     Run,
     RunNotFound,
     allowed_curve,
@@ -397,3 +400,16 @@ def test_outcome_columns_line_up_whatever_counters_a_summary_holds():
     assert len(widths) == 3
     assert len(set(widths)) == 1
     assert "Flagged" in report.sections["outcomes"].joined
+
+
+def test_a_rollback_run_says_which_run_it_undid():
+    rows = [
+        {"run_id": IDS[0], "started_at": 1.0, "finished_at": 2.0, "summary": summary()},
+        {"run_id": IDS[1], "started_at": 3.0, "finished_at": 4.0,
+         "summary": summary(run_id=IDS[1], settings={"rollback_of": IDS[0]})},
+    ]  # fmt: skip
+    found = finished_runs(rows)
+    data = page_data(summary(), [])
+    data = ReportData(**{**data.__dict__, "runs": found, "selected": found, "scope": "all"})
+    history = read(render(data)).sections["runs"].joined
+    assert f"#2 ({IDS[1][:8]}) rollback of #1 ({IDS[0][:8]})" in history

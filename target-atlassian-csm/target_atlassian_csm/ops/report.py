@@ -16,8 +16,9 @@ from typing import Any
 from target_atlassian_csm.files import private_path
 from target_atlassian_csm.ops.cli import CommandError, Context, Runner, command
 from target_atlassian_csm.ops.html import plural
-from target_atlassian_csm.ops.report_page import ReportData, render, scope_label
+from target_atlassian_csm.ops.report_page import render, scope_label
 from target_atlassian_csm.ops.reportdata import (
+    ReportData,
     RunNotFound,
     entity_counts,
     finished_runs,

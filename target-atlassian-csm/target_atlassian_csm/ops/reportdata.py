@@ -1,8 +1,9 @@
 """What the run report shows, computed from the ledger's runs and the dead-letter file.
 
 Pure functions over plain data (the summaries as the target stored them, the dead-letter
-entries as read), so the page (:mod:`.report_page`) only lays out what is decided here and
-both are easy to test. Nothing here reads a file except :func:`read_dead_letters`.
+entries as read), so the page (:mod:`.report_page` and its sections) only lays out what is
+decided here, and both are easy to test. Nothing here reads a file except
+:func:`read_dead_letters`. :class:`ReportData` is all a page is made from.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 import json
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +79,15 @@ def finished_runs(rows: Iterable[dict[str, Any]], *, exclude: Iterable[str] = ()
         Run(i, str(r["run_id"]), float(r["started_at"] or 0), r.get("finished_at"), r["summary"])
         for i, r in enumerate(kept, start=1)
     ]
+
+
+def run_kind(run: Run, runs: Sequence[Run]) -> str | None:
+    """What a run was when it was not a load: ``rollback of #2`` (rollback records its target)."""
+    undone = (run.summary.get("settings") or {}).get("rollback_of")
+    if not undone:
+        return None
+    found = next((r for r in runs if r.run_id == undone), None)
+    return f"rollback of {found.label if found else str(undone)[:8]}"
 
 
 class RunNotFound(LookupError):
@@ -411,3 +422,44 @@ def field_decisions(runs: Sequence[Run]) -> list[dict[str, Any]]:
                 seen.add(key)
                 out.append({**decision, "run": run.label})
     return out
+
+
+# ------------------------------------------------------------------------ the report
+#: Sections in page order: id -> title (the table of contents and the tests use them).
+SECTIONS = {
+    "totals": "Totals to date",
+    "outcomes": "Records by entity",
+    "dead-letters": "Dead letters by reason",
+    "throughput": "Records confirmed over time",
+    "tasks": "Task durations",
+    "fields": "Detail fields",
+    "requests": "Requests and 429s",
+    "settings": "Settings that mattered",
+    "runs": "Run history",
+}
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the page shows, already read from the ledger and the dead-letter file."""
+
+    runs: Sequence[Run]  # every finished run, oldest first
+    selected: Sequence[Run]  # the runs the report is about: one, or all of them
+    scope: str  # "run" | "all"
+    dead_letters: DeadLetterView  # the entries of the selected runs (all current ones: "all")
+    current_dead_letters: DeadLetterView  # the whole file now (totals to date)
+    ledger_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    site: dict[str, Any] = field(default_factory=dict)  # cloud_id, base_url
+    files: dict[str, str] = field(default_factory=dict)  # ledger, dead letters
+    setting_help: dict[str, str] = field(default_factory=dict)  # setting -> what it does
+    generated_at: float = field(default_factory=time.time)
+
+    @property
+    def summaries(self) -> list[dict[str, Any]]:
+        """The selected runs' summaries."""
+        return [r.summary for r in self.selected]
+
+    @property
+    def one(self) -> Run | None:
+        """The run, when the report is about one."""
+        return self.selected[-1] if self.scope == "run" and self.selected else None
