@@ -145,12 +145,6 @@ def test_help_describes_the_command(capsys):
         assert option in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ops/cli.py settings(): singer-sdk's environment parser leaves number settings as "
-    "text ('10' is not of type 'number'), so every ops command fails under `meltano invoke`; "
-    "the fix (type them by the schema) belongs to cli.py",
-)
 def test_settings_come_from_environment_variables_as_meltano_sets_them(
     two_runs: Loaded, monkeypatch, tmp_path
 ):
