@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PACKAGES := $(wildcard */pyproject.toml)
 
-.PHONY: install plugins peers demo test lint format clean
+.PHONY: install plugins peers browser demo test lint format clean
 
 $(BIN)/.installed: pyproject.toml $(PACKAGES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,19 @@ $(PEERS_STAMP): .ci/install-peers
 
 peers: $(PEERS_STAMP)
 
+# Chromium (Debian package) and the Nu Html Checker (vnu.jar from npm, run with the machine's
+# Java) for tests/report, which looks at the HTML report in a real browser. Skipped when there.
+BROWSER_STAMP := .venv-tools/.installed
+$(BROWSER_STAMP): .ci/install-browser
+	.ci/install-browser
+	touch $@
+
+browser: $(BROWSER_STAMP)
+
 demo: install plugins
 	$(BIN)/python -m sandbox.demo
 
-test: install peers
+test: install peers browser
 	$(BIN)/pytest -q
 
 lint: install
@@ -51,4 +60,4 @@ format: install
 
 # Development environments only: .meltano/ (Meltano's state and the prod ledger) is kept.
 clean:
-	rm -rf $(VENV) .venv-proxy .venv-peers .meltano/extractors .meltano/loaders output
+	rm -rf $(VENV) .venv-proxy .venv-peers .venv-tools .meltano/extractors .meltano/loaders output

@@ -11,6 +11,9 @@ runs::
 It prints the target's run summary and what the CSM sandbox holds, edits three records in the
 source, and runs the same command again to show that Meltano's stored state makes the second
 run read and send only those. ``--tap tap-kustomer`` does the same with the Kustomer sandbox.
+It ends as a user would after a load, with the target's ``report`` command (a Meltano plugin
+command: ``meltano invoke target-atlassian-csm:report --all``), which writes one HTML file
+about both runs from the ledger and the dead letters, and prints its path.
 
 The sandboxes live in memory and start empty, so what an earlier run left behind (Meltano's
 state for this job, the sandbox ledger) is cleared first; without that the first run would read
@@ -154,6 +157,27 @@ def _run_job(tap: str, label: str, number: int) -> dict[str, Any]:
     return summary
 
 
+def _report(log: Path) -> tuple[str, str]:
+    """The report of every run, as a user makes it: (its path, the command's summary line)."""
+    print(f"\n== Report: meltano invoke {TARGET}:report --all", flush=True)
+    with log.open("w") as err:
+        done = subprocess.run(
+            [str(MELTANO), "invoke", f"{TARGET}:report", "--all"],
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            check=False,
+        )
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(log.read_text()[-4000:])
+        msg = f"meltano invoke {TARGET}:report exited with {done.returncode} (log: {log})"
+        raise SystemExit(msg)
+    return lines[0], lines[-1]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the quick start."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -184,10 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         source_server.stop()
         csm_server.stop()
+    # The sandboxes are stopped: the report needs only the ledger and the dead letters.
+    path, said = _report(LOGS / "report.log")
+    print(f"    {said}")
     print(
-        f"\nFiles: {TARGET_FILES.relative_to(ROOT)}/ (summary, ledger, dead letters), "
+        f"\nFiles: {TARGET_FILES.relative_to(ROOT)}/ (summary, ledger, dead letters, report), "
         f"{LOGS.relative_to(ROOT)}/ (Meltano's logs). State: meltano state get {state_id}"
     )
+    print(f"\nHTML report (open it in a browser): {path}")
     return 0
 
 

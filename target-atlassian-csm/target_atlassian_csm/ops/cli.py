@@ -96,7 +96,7 @@ def command(
 
 def _load_commands() -> None:
     """Import the command modules, which register themselves (one line per module)."""
-    for name in ("reconcile", "retry", "rollback"):
+    for name in ("reconcile", "report", "retry", "rollback"):
         importlib.import_module(f"target_atlassian_csm.ops.{name}")
 
 
