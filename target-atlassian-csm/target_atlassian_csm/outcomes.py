@@ -26,7 +26,7 @@ from typing import Any
 from target_atlassian_csm.barrier import StateBarrier
 from target_atlassian_csm.deadletter import DeadLetters
 from target_atlassian_csm.operations import DELETION, FLAG, RECORD, Operation
-from target_atlassian_csm.plan import RunPlan
+from target_atlassian_csm.plan import RunPlan, reason_key
 from target_atlassian_csm.summary import RunSummary
 
 CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED, DELETED = (
@@ -87,7 +87,9 @@ class RunRecords:
         if counted:
             self.summary.count(entity, how)
         if how in (FAILED, REJECTED):
-            self.plan.failure(entity, reason or how, f"{stream}/{source_id or identity or '?'}")
+            who = f"{stream}/{source_id or identity or '?'}"
+            self.plan.failure(entity, reason or how, who)
+            self.summary.dead_letter(entity, how, reason_key(reason or how), who)
             self.dead_letters.write(
                 reason=reason or how,
                 stream=stream,
@@ -121,6 +123,8 @@ class RunRecords:
 
     def warn(self, op: Operation, reason: str) -> None:
         """It lands, but without something (written to the dead letters as a warning)."""
+        who = f"{op.stream}/{op.source_id or op.identity or '?'}"
+        self.summary.dead_letter(op.entity, "warning", reason_key(reason), who)
         self.dead_letters.write(
             reason=reason,
             stream=op.stream,

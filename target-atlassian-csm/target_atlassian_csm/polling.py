@@ -14,12 +14,17 @@ two, and a point three quarters up the bracket is learnt. A task already done at
 only says "at most ``upper``", so the estimate is nudged down 3 % (the next first poll comes a
 little earlier) instead of being set from an upper bound: learning from upper bounds made a
 3-item task polled after 1 s teach "0.33 s per item" and the next 100-item task wait 34 s for
-its first poll.
+its first poll. For the same reason a small task (fewer than :data:`LEARN_MIN_ITEMS` items: the
+partial batch at the end of a stream, one organization created for a reference) teaches
+nothing: its time is mostly the task's fixed cost, which a per-item figure would multiply.
 """
 
 from __future__ import annotations
 
 import threading
+
+#: Tasks with fewer items teach no per-item time (see the module docstring).
+LEARN_MIN_ITEMS = 10
 
 
 class PollSchedule:
@@ -71,7 +76,8 @@ class PollSchedule:
 
     def learn(self, entity: str, items: int, lower: float, upper: float) -> None:
         """A task was seen running at ``lower`` s (0: never) and done at ``upper`` s."""
-        items = max(items, 1)
+        if items < LEARN_MIN_ITEMS:
+            return
         with self._lock:
             previous = self._per_item.get(entity)
             if lower > 0:
@@ -82,6 +88,6 @@ class PollSchedule:
                     observed if previous is None else 0.5 * previous + 0.5 * observed
                 )
             elif previous is None:
-                self._per_item[entity] = 0.5 * upper / items
+                return  # "done by then" alone: the next task is probed again
             else:
                 self._per_item[entity] = min(previous, upper / items) * 0.97

@@ -60,6 +60,8 @@ class RunSummary:
         self.timeline: list[tuple[float, int, float | None]] = []
         #: Seconds each task took, per entity (the report's task durations).
         self.task_seconds: dict[str, list[float]] = {}
+        #: Dead letters of this run by (entity, category, reason): count and a few examples.
+        self.dead_letters: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def count(self, entity: str, what: str, n: int = 1) -> None:
         """Add to an entity counter."""
@@ -87,6 +89,16 @@ class RunSummary:
             kept = self.task_seconds.setdefault(entity, [])
             if len(kept) < 10_000:
                 kept.append(round(seconds, 3))
+
+    def dead_letter(self, entity: str, category: str, reason: str, example: str) -> None:
+        """One record dead-lettered (or warned about) in this run, grouped by its reason."""
+        with self._lock:
+            group = self.dead_letters.setdefault(
+                (entity, category, reason), {"count": 0, "examples": []}
+            )
+            group["count"] += 1
+            if len(group["examples"]) < 3:
+                group["examples"].append(example)
 
     def sample(self, allowed_rate: float | None = None) -> None:
         """One point of the timeline: records confirmed (or unchanged) so far."""
@@ -153,6 +165,12 @@ class RunSummary:
                 "settings": dict(self.settings),
                 "timeline": [list(point) for point in self.timeline],
                 "task_seconds": {e: list(v) for e, v in self.task_seconds.items()},
+                "dead_letters": [
+                    {"entity": e, "category": c, "reason": r, **group}
+                    for (e, c, r), group in sorted(
+                        self.dead_letters.items(), key=lambda item: -item[1]["count"]
+                    )
+                ],
                 **({"provisioning": self.plan} if self.plan is not None else {}),
             }
 

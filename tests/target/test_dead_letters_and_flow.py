@@ -38,6 +38,9 @@ def test_dead_letters_name_the_record_and_keep_one_entry_per_record(csm, tmp_pat
         assert result.exit_code == 0
     dead = result.dead_letters
     assert len(dead) == 2  # one current entry per record, not one per run
+    # Each run's summary keeps its own dead letters by reason (the file keeps the latest).
+    by_reason = {(d["category"], d["count"]) for d in result.summary["dead_letters"]}
+    assert by_reason == {("failed", 1), ("rejected", 1)}
     by_id = {d["source_id"]: d for d in dead}
     assert by_id["c-7"]["identity"] == "seven@x.io"  # known although validation failed
     assert by_id["c-7"]["category"] == "failed"

@@ -29,7 +29,7 @@ def test_an_upper_bound_alone_never_inflates_the_estimate():
     """A 3-item task polled after 1 s must not make a 100-item task wait 33 s."""
     schedule = PollSchedule()
     schedule.learn("customer", 3, lower=0.0, upper=1.0)
-    assert schedule.first_delay("customer", 100) <= 0.5 * 100 / 3
+    assert schedule.first_delay("customer", 100) == schedule.probe_seconds
     schedule.learn("customer", 100, lower=1.0, upper=1.2)
     before = schedule.expected("customer", 100)
     schedule.learn("customer", 100, lower=0.0, upper=5.0)  # done at a late first poll
@@ -53,3 +53,14 @@ def test_after_the_expected_end_polls_come_every_percent_of_the_age():
     assert schedule.next_delay("customer", 100, expected + 0.1) == pytest.approx(
         max(0.05, 0.01 * (expected + 0.1))
     )
+
+
+@pytest.mark.parametrize("items", [1, 2, 5, 9])
+def test_a_small_task_teaches_nothing(items):
+    """A 1-item task bracketed at 0.25-0.31 s is its fixed cost, not 0.3 s per item: a
+    100-item task after it is probed from the start, not first polled after 30 s."""
+    schedule = PollSchedule()
+    schedule.learn("customer", items, lower=0.25, upper=0.31)
+    schedule.learn("customer", items, lower=0.0, upper=0.31)
+    assert schedule.expected("customer", 100) is None
+    assert schedule.first_delay("customer", 100) == schedule.probe_seconds
