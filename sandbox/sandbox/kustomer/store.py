@@ -132,12 +132,23 @@ def parse_time(value: Any) -> str | None:
     return iso(stamp.timestamp())
 
 
+#: Collection paths whose plural is not ``<kind>s``.
+PLURALS = {"company": "companies", "klass": "klasses"}
+
+
+def collection(kind: str) -> str:
+    """The ``/v1`` collection of a kind: ``companies``, ``klasses``, ``klasses/<name>``."""
+    if kind.startswith("kobject."):
+        return "klasses/" + kind.split(".", 1)[1]
+    return PLURALS.get(kind, kind + "s")
+
+
 def rel(kind: str, obj_id: str | None, path: str | None = None) -> dict[str, Any]:
     """A JSON:API relationship object."""
     if obj_id is None:
         return {"data": None}
     return {
-        "links": {"self": f"/v1/{path or kind + 's'}/{obj_id}"},
+        "links": {"self": f"/v1/{path or collection(kind)}/{obj_id}"},
         "data": {"type": kind, "id": obj_id},
     }
 
@@ -247,7 +258,7 @@ class Seeder:
 
     def _base(self, kind: str, obj_type: str, created: float, updated: float) -> dict[str, Any]:
         obj_id = self.store.new_id(kind)
-        path = "klasses/" + kind.split(".", 1)[1] if kind.startswith("kobject.") else kind + "s"
+        path = collection(kind)
         return {
             "type": obj_type,
             "id": obj_id,
@@ -294,6 +305,10 @@ class Seeder:
                 userType="user",
                 roles=["org.user"],
             )
+            if i >= int(p["users"]) - int(p["deactivated_users"]):  # the last ones left
+                u["attributes"]["deleted"] = True
+                u["attributes"]["deletedAt"] = u["attributes"]["updatedAt"]
+                self.summary["deleted_user"] += 1
             store.add("user", u)
             users.append(u["id"])
         for i in range(int(p["teams"])):
