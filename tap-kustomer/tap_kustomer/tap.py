@@ -12,7 +12,7 @@ from singer_sdk.helpers._util import utc_now
 
 from tap_kustomer import schemas, streams
 from tap_kustomer.client import KustomerClient, KustomerForbiddenError, KustomerNotFoundError
-from tap_kustomer.search import iso, normalize
+from tap_kustomer.cursor import iso, normalize
 
 STANDARD_RESOURCES = ("customer", "company", "conversation", "message")
 
@@ -72,14 +72,15 @@ class TapKustomer(Tap):
         ),
         th.Property(
             "page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=500),
             default=500,
             title="Search page size",
-            description="pageSize for search and archive search (API maximum 500).",
+            description="pageSize for search and archive search (1 to 500, the API maximum; "
+            "a server serving smaller pages is paged at its own size).",
         ),
         th.Property(
             "list_page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=100),
             default=100,
             title="List page size",
             description="pageSize for per-conversation notes and other GET lists (maximum 100).",
