@@ -7,11 +7,15 @@ size served) and can report ``meta.total`` only up to a limit (10,000 hits by de
 ``page x page_size >= total`` is no proof of the end. The rules (:func:`after_page`):
 
 * an empty page, or one shorter than the size served, ends the query;
-* a full page without ``links.next`` ends it only if ``meta.total`` is a real count (below
-  the per-query cap) that the query has reached; otherwise it may be the cap answered with
-  ``next: null`` (one reading of the API), so the caller restarts from where it is;
-* a page with ``links.next`` at the last page the cap allows is the cap: restart;
+* a page at the last page the caps allow, with or without ``links.next``, is the cap;
+* a full page without ``links.next`` before that is UNSURE: the end, or the server's own cap
+  answered with ``next: null`` (one reading of the API; a count capped at the same number
+  would look complete). The caller asks for the next page: empty means the end, a refusal
+  (400, as past the documented 100 pages) the cap, records that there was more;
 * otherwise, read the next page.
+
+``meta.total`` never decides: a capped count only ever under-counts, so it can show that
+records are missing (fewer read than counted), never that none are.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class After(enum.Enum):
     MORE = "more"  # read the next page
     END = "end"  # the query has no more records
     CAP = "cap"  # the query may have more, past what one query can page to
+    UNSURE = "unsure"  # a full page without links.next: ask for the next one to know
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,6 @@ def read_page(body: dict[str, Any], number: int, asked: int) -> Page:
     )
 
 
-def known_total(total: int | None, cap_records: int) -> int | None:
-    """``total`` if it is a real count: below the per-query cap (else it may be capped)."""
-    return total if total is not None and 0 <= total < cap_records else None
-
-
 def cap_pages(size: int, *, max_pages: int, max_hits: int) -> int:
     """The pages one query may read at ``size`` per page: the page cap and the hit cap."""
     pages = max(1, max_pages)
@@ -75,17 +75,10 @@ def cap_pages(size: int, *, max_pages: int, max_hits: int) -> int:
     return pages
 
 
-def after_page(page: Page, *, read: int, last_page: int, cap_records: int) -> After:
-    """What follows ``page``, after ``read`` records of the query so far (this page included).
-
-    ``last_page`` is the last page the caps allow; ``cap_records`` the records one query
-    can return (a total at or above it is not a count).
-    """
+def after_page(page: Page, *, last_page: int) -> After:
+    """What follows ``page``; ``last_page`` is the last page the caps allow."""
     if not page.records or len(page.records) < page.size:
         return After.END
-    if not page.has_next:
-        total = known_total(page.total, cap_records)
-        return After.END if total is not None and read >= total else After.CAP
     if page.number >= last_page:
         return After.CAP
-    return After.MORE
+    return After.MORE if page.has_next else After.UNSURE

@@ -56,10 +56,15 @@ class Query:
     cap_records: int = 0  # what one query can return at the size served
     read: int = 0
 
+    @property
+    def complete(self) -> bool:
+        """Whether the query returned every record it matches."""
+        return self.ending is After.END
+
     def __iter__(self) -> Iterator[Page]:
         pager = self.pager
         pager.stats.queries += 1
-        number, asked = 1, pager.page_size
+        number, asked, unsure = 1, pager.page_size, False
         while True:
             try:
                 body = pager.client.request(
@@ -84,13 +89,15 @@ class Query:
                 self.total = page.total
             self.read += len(page.records)
             self.cap_records = pager.cap_records
-            outcome = after_page(
-                page, read=self.read, last_page=pager.last_page, cap_records=pager.cap_records
-            )
+            outcome = after_page(page, last_page=pager.last_page)
+            if unsure and not page.records:
+                self.ending = After.END  # the page after an unsure one is empty: the end
+                return
             yield page
-            if outcome is not After.MORE:
+            if outcome not in (After.MORE, After.UNSURE):
                 self.ending = outcome
                 return
+            unsure = outcome is After.UNSURE
             number, asked = number + 1, page.size
 
 

@@ -44,7 +44,7 @@ from singer_sdk.exceptions import FatalAPIError
 from tap_kustomer import pieces
 from tap_kustomer.client import KustomerClient
 from tap_kustomer.cursor import Cursor, from_ms, iso, normalize, to_ms
-from tap_kustomer.pages import After, known_total
+from tap_kustomer.pages import After
 from tap_kustomer.query import (
     API_MAX_PAGES,
     ARCHIVE_PATH,
@@ -371,8 +371,10 @@ class WindowReader:
             progressed, previous = False, None
             for page in query:
                 if first and page.number == 1:
-                    first_total = known_total(query.total, self.pager.cap_records)
-                    run.observed = set() if first_total is not None else None
+                    # a count capped by the server only under-counts: reading fewer than it
+                    # says is proof of a loss whatever the count is
+                    first_total = query.total if (query.total or 0) <= DEDUPE_LIMIT else None
+                    run.observed = set() if first_total else None
                 for record in page.records:
                     key = self._key(record, name)
                     if key is None:
@@ -385,13 +387,15 @@ class WindowReader:
                     previous = key
                     if run.observed is not None:
                         run.observed.add(record["id"])
+                        if first_total is not None and len(run.observed) >= first_total:
+                            run.observed = None  # the count is reached: nothing to check
                     if self._emit(record, key, cursor, run.emitted):
                         progressed = progressed or key != lo
                         yield record
             first = False
             if query.ending is not After.CAP:
                 held = len(run.observed) if run.observed is not None else None
-                if first_total is not None and held is not None and held < first_total:
+                if first_total and held is not None and held < first_total:
                     msg = f"the query counted {first_total}, its pages held {held}"
                     raise Untrusted("count", msg)
                 return
@@ -541,7 +545,7 @@ class WindowReader:
                     got.records[record["id"]] = (key, record)
                     if got.lowest is None or key < got.lowest:
                         got.lowest = key
-            if query.ending is After.CAP:
+            if not query.complete:
                 keys = {key for key, _ in got.records.values()}
                 return _Fetched(
                     overflow=True,
@@ -549,7 +553,7 @@ class WindowReader:
                     lowest=got.lowest,
                     one_instant=len(keys) == 1 and len(got.records) > 1,
                 )
-            total = known_total(query.total, self.pager.cap_records)
+            total = query.total  # a capped count only under-counts: fewer read is a loss
             if total is None or len(got.records) >= total:
                 return got
             if attempt == 1:  # records moved while paging (an update shifts the pages)
@@ -584,7 +588,7 @@ class WindowReader:
             for record in page.records:
                 if record.get("id"):
                     found[record["id"]] = record
-        if query.ending is After.CAP:
+        if not query.complete:
             msg = f"more {self.context} objects than one query returns ({self.pager.cap_records})"
             raise TooBig(msg)
         return list(found.values())

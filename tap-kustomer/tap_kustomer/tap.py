@@ -8,10 +8,17 @@ from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._util import utc_now
 
 from tap_kustomer import schemas, streams
-from tap_kustomer.client import KustomerClient, KustomerForbiddenError, KustomerNotFoundError
+from tap_kustomer.client import (
+    KustomerClient,
+    KustomerForbiddenError,
+    KustomerNotFoundError,
+    resolve_base_url,
+)
+from tap_kustomer.config import config_errors
 from tap_kustomer.cursor import iso, normalize
 
 STANDARD_RESOURCES = ("customer", "company", "conversation", "message")
@@ -179,6 +186,21 @@ class TapKustomer(Tap):
             description="Klass names to extract as KObject streams (default: every Klass).",
         ),
     ).to_dict()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's validation, worded without secrets, plus the host settings.
+
+        Raises:
+            ConfigValidationError: ``raise_errors`` and something is wrong (one line each).
+        """
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors = config_errors(self._config, schema, resolve_base_url)
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
+        if errors:
+            self.logger.warning("Config validation failed: %s", "; ".join(errors))
+        return errors
 
     # ------------------------------------------------------------------ shared
     @cached_property
