@@ -59,6 +59,13 @@ class KustomerStream(RESTStream):
         """The API origin."""
         return self.client.base_url
 
+    def apply_catalog(self, catalog: Any) -> None:
+        """The SDK's, then the catalog's schema as given (``tap_kustomer.catalog``)."""
+        super().apply_catalog(catalog)
+        raw = self.kustomer_tap.input_schemas.get(self.name)
+        if raw is not None and catalog.get_stream(self.name) is not None:
+            self._input_schema = raw
+
     @property
     def client(self) -> KustomerClient:
         """The run's shared client (one budget for every stream)."""

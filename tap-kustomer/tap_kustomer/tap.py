@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from functools import cached_property
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers._util import utc_now
 
 from tap_kustomer import schemas, streams
+from tap_kustomer.catalog import raw_schemas
 from tap_kustomer.client import (
     KustomerClient,
     KustomerForbiddenError,
@@ -29,6 +32,11 @@ class TapKustomer(Tap):
 
     name = "tap-kustomer"
     dynamic_catalog = True
+
+    def __init__(self, *, catalog: Any = None, **kwargs: Any) -> None:
+        # the catalog's schemas as given, before the SDK drops the keywords it does not know
+        self.input_schemas = raw_schemas(catalog)
+        super().__init__(catalog=catalog, **kwargs)
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -202,6 +210,34 @@ class TapKustomer(Tap):
             self.logger.warning("Config validation failed: %s", "; ".join(errors))
         return errors
 
+    # ------------------------------------------------- schemas kept whole (tap_kustomer.catalog)
+    def raw_schema(self, name: str) -> dict[str, Any] | None:
+        """A stream's schema as the input catalog has it, else as the stream builds it."""
+        if name in self.input_schemas:
+            return self.input_schemas[name]
+        stream = (self._streams or {}).get(name)
+        return stream.schema if stream is not None else None
+
+    @property
+    def catalog_dict(self) -> dict[str, Any]:
+        """The discovered catalog with each stream's own schema (``x-link`` and all)."""
+        out = super().catalog_dict
+        for entry in out.get("streams", []):
+            stream = self.streams.get(entry.get("tap_stream_id"))
+            if stream is not None:
+                entry["schema"] = copy.deepcopy(stream.schema)
+        return out
+
+    def setup_mapper(self) -> None:
+        """The SDK's stream maps, registered again from the schemas kept whole."""
+        super().setup_mapper()
+        for entry in self.catalog.streams:
+            name = entry.stream or entry.tap_stream_id
+            raw = self.raw_schema(entry.tap_stream_id)
+            if raw is not None:
+                selected = get_selected_schema(name, raw, entry.metadata.resolve_selection())
+                self.mapper.register_raw_stream_schema(name, selected, entry.key_properties)
+
     # ------------------------------------------------------------------ shared
     @cached_property
     def client(self) -> KustomerClient:
@@ -341,9 +377,8 @@ class TapKustomer(Tap):
             return selection is None or selection.get(name, False)
 
         def schema(name: str, resource: str, flat_ids: list[str], kind: str = "") -> dict[str, Any]:
-            entry = catalog.get_stream(name) if catalog is not None else None
-            if entry is not None and entry.schema is not None:
-                return entry.schema.to_dict()
+            if catalog is not None and name in self.input_schemas:
+                return copy.deepcopy(self.input_schemas[name])
             # not in the catalog: typed from the metadata, read only if the stream runs
             props = self.metadata_for(resource) if selected(name) else None
             return schemas.record_schema(

@@ -72,6 +72,7 @@ SEED_DEFAULTS: dict[str, Any] = {
     "same_timestamp_customers": 0,
     "same_timestamp_messages": 0,
     "big_conversation_messages": 0,
+    "multiselect_attributes": False,  # True: customers get a multi-select (contactChannelsStr)
     "random_seed": 7,
 }
 #: GET list paths -> stored kind.

@@ -70,6 +70,16 @@ CUSTOM_METADATA: dict[str, dict[str, dict[str, Any]]] = {
     },
     "message": {"sourceStr": {"type": "string", "displayName": "Source"}},
 }
+#: A multi-valued enumerated attribute (a multi-select), added by the seed parameter
+#: ``multiselect_attributes``; not in the default seed, whose attributes other tests pin.
+MULTISELECT_METADATA: dict[str, dict[str, Any]] = {
+    "contactChannelsStr": {
+        "type": "string",
+        "displayName": "Contact channels",
+        "enumeration": ["email", "phone", "chat", "sms"],
+        "multi": True,
+    }
+}
 KLASSES: list[tuple[str, str, dict[str, dict[str, Any]]]] = [
     (
         "order",
@@ -293,6 +303,8 @@ class Seeder:
 
         for name, meta in CUSTOM_METADATA.items():
             store.metadata[name] = meta
+        if p.get("multiselect_attributes"):
+            store.metadata["customer"] = {**CUSTOM_METADATA["customer"], **MULTISELECT_METADATA}
         # users, teams, tags
         users = []
         for i in range(int(p["users"])):
@@ -423,6 +435,14 @@ class Seeder:
             store.add("customer", c, {"company": company} if company else None)
             customers.append((c["id"], created, old))
             self.summary["old_customer" if old else "recent_customer"] += 1
+        if p.get("multiselect_attributes"):  # its own generator: the rest of the seed is unchanged
+            picker = random.Random(int(p["random_seed"]) + 1)
+            options = MULTISELECT_METADATA["contactChannelsStr"]["enumeration"]
+            for cust_id, _, _ in customers:
+                chosen = picker.sample(options, k=picker.randint(0, 3))
+                store.objects["customer"][cust_id]["attributes"]["custom"]["contactChannelsStr"] = [
+                    o for o in options if o in chosen
+                ]
         # conversations, messages, notes
         per_customer = int(p["conversations_per_customer"])
         n_msgs, n_notes = int(p["messages_per_conversation"]), int(p["notes_per_conversation"])
