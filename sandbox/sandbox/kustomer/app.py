@@ -520,7 +520,12 @@ class KustomerApp(SandboxApp):
                     "type": "metadata",
                     "id": resource,
                     "attributes": {"properties": props},
-                    "relationships": {"org": {"data": {"type": "org", "id": ORG_ID}}},
+                    "relationships": {
+                        "org": {
+                            "links": {"self": f"/v1/orgs/{ORG_ID}"},
+                            "data": {"type": "org", "id": ORG_ID},
+                        }
+                    },
                     "links": {"self": f"/v1/metadata/{resource}"},
                 }
             }
