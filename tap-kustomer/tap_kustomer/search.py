@@ -4,15 +4,19 @@ The search API caps a query (100 pages; on one reading 10,000 hits), sees only o
 in the last two years (the archive search sees the older ones), documents its sorts for
 customer attributes only, and may answer in ways the docs allow: smaller pages, capped counts,
 a refusal (400) of what it does not list. :class:`WindowReader` reads ``[cursor, upper)`` of
-one object type in ascending time, on ``updatedAt`` (or ``createdAt``), choosing per endpoint
-the best way the server accepts and falling back when it refuses one or cannot be trusted:
+one object type in ascending time, on ``updatedAt`` (or ``createdAt``), from each endpoint
+(:class:`Source`: archive and standard search, overlapping around the two-year edge whose
+exact place the client cannot know), merged into one ascending sequence, each id once.
+
+Each endpoint is read the best way the server accepts, falling back when it refuses one or
+cannot be trusted; every way yields ascending timestamps:
 
 * ``keyset``: filter on the window and sort ascending; page to the cap, then restart at the
   last timestamp (``gte``, skipping the ids already read there). Cheapest; needs a sort the
   server honours. If a whole capped query shares one timestamp, that instant is read on its
-  own by ``createdAt`` pieces. The order is checked as it comes: a timestamp lower than the
-  one before, a record outside the filter, or fewer records than the first query counted
-  (when that count is real) means the order cannot be trusted.
+  own by ``createdAt``. The order is checked as it comes: a timestamp lower than the one
+  before, a record outside the filter, or fewer records than the first query counted means
+  the order cannot be trusted.
 * ``pieces``: filter only (no sort): the window is cut into time pieces small enough for one
   query each (:mod:`tap_kustomer.pieces`), each read whole, checked against its count, and
   ordered on the client by (timestamp, id).
@@ -20,12 +24,10 @@ the best way the server accepts and falling back when it refuses one or cannot b
   object of the context in one query, if it fits, filtered and ordered on the client.
 * ``list``: ``GET /v1/companies`` pages (companies only), for when even that does not fit.
 
-On a refusal (400 on a query's first page) the reader moves to the next way from where it is;
-on an order it cannot trust it re-reads the region from its start in the next way, skipping
-the records it already emitted. The way that worked is kept in ``modes`` (the stream stores
-it in STATE), so later runs start with it. Windows straddling the two-year edge are read as
-regions (:func:`plan_regions`): archive only, both (around the edge, where the server's exact
-line is unknown) and standard only.
+On a refusal (400 on a query's first page) or an answer it cannot trust, the endpoint moves to
+its next way and the window is read again from its start, the records already emitted being
+skipped. The way that worked is kept in ``modes`` (the stream stores it in STATE), so later
+runs start with it.
 
 The cursor (:class:`~tap_kustomer.cursor.Cursor`) advances with every record emitted, so STATE
 written at any record resumes without skipping anything.
@@ -33,6 +35,7 @@ written at any record resumes without skipping anything.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections.abc import Iterator
@@ -59,12 +62,12 @@ __all__ = [
     "ARCHIVE_PATH",
     "SEARCH_PATH",
     "Cursor",
-    "Region",
     "SearchStats",
+    "Source",
     "WindowReader",
     "iso",
     "normalize",
-    "plan_regions",
+    "plan_sources",
 ]
 
 EPOCH = "1970-01-01T00:00:00.000Z"
@@ -72,9 +75,12 @@ FAR_FUTURE = "3000-01-01T00:00:00.000Z"
 DAY_MS = 86_400_000
 #: Record attribute of each time field.
 ATTRIBUTES = {"updated_at": "updatedAt", "created_at": "createdAt"}
-#: Ids remembered per region to skip on a re-read; past this a re-read may repeat records.
+#: Ids remembered per window to skip on a re-read; past this a re-read may repeat records.
 DEDUPE_LIMIT = 200_000
 STANDARD, ARCHIVE = "standard", "archive"
+WAYS = ("keyset", "pieces", "scan", "list")
+
+Keyed = tuple[str, dict[str, Any]]  # (timestamp, record)
 
 
 class Untrusted(Exception):
@@ -82,7 +88,7 @@ class Untrusted(Exception):
 
     def __init__(self, what: str, detail: str) -> None:
         super().__init__(detail)
-        self.what = what  # "order" | "filter" | "count"
+        self.what = what  # "order" | "filter" | "count" | "refused" | "too big"
         self.source = ""
 
 
@@ -91,61 +97,36 @@ class TooBig(Exception):
 
 
 @dataclass(frozen=True)
-class Region:
-    """``[lo, hi)`` read from the archive search, the standard search, or both."""
+class Source:
+    """One endpoint and the part of the window it is read for: ``[lo, hi)``."""
 
+    archive: bool
     lo: str | None
     hi: str
-    archive: bool
-    standard: bool
 
 
-def plan_regions(
+def plan_sources(
     start: str | None,
     upper: str,
     *,
     archive_edge: str | None,
     standard_edge: str | None,
     in_archive: bool = True,
-) -> list[Region]:
-    """The regions of ``[start, upper)``: before, around and after the two-year edge.
+) -> list[Source]:
+    """The endpoints ``[start, upper)`` is read from.
 
     No archive record is updated at or after ``archive_edge``, no standard-search record
-    before ``standard_edge`` (the edge +- a margin).
+    before ``standard_edge`` (the two-year edge +- a margin): between the two, both are read.
     """
-    if not in_archive or archive_edge is None or standard_edge is None:
-        cuts = [(None, None, False, True)]
-    else:
-        cuts = [
-            (None, standard_edge, True, False),
-            (standard_edge, archive_edge, True, True),
-            (archive_edge, None, False, True),
-        ]
     out = []
-    for cut_lo, cut_hi, archive, standard in cuts:
-        hi = upper if cut_hi is None else min(cut_hi, upper)
-        lo = cut_lo
-        if start is not None:
-            lo = start if cut_lo is None else max(cut_lo, start)
-        if lo is None or lo < hi:
-            out.append(Region(lo, hi, archive, standard))
+    if in_archive and archive_edge is not None and (start is None or start < archive_edge):
+        out.append(Source(True, start, min(archive_edge, upper)))
+    standard_lo = standard_edge if in_archive and standard_edge is not None else None
+    if start is not None and (standard_lo is None or start > standard_lo):
+        standard_lo = start
+    if standard_lo is None or standard_lo < upper:
+        out.append(Source(False, standard_lo, upper))
     return out
-
-
-@dataclass
-class _Pass:
-    """One region's read: the time field, fixed criteria, and the ids emitted so far."""
-
-    field_name: str
-    base: tuple[dict[str, Any], ...] = ()
-    emitted: set[str] = field(default_factory=set)
-    #: ids the server returned in the window, when a real count is to be checked against
-    observed: set[str] | None = None
-
-    @property
-    def name(self) -> str:
-        """The record attribute of the time field."""
-        return ATTRIBUTES[self.field_name]
 
 
 @dataclass(frozen=True)
@@ -159,9 +140,9 @@ class _Bounds:
 
 @dataclass
 class _Fetched:
-    """One piece's records from every source, or the fact that it did not fit."""
+    """One piece's records, or the fact that it did not fit in a query."""
 
-    records: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    records: dict[str, Keyed] = field(default_factory=dict)
     overflow: bool = False
     reported: int | None = None  # meta.total of an overflowing query
     lowest: str | None = None  # the lowest timestamp an overflowing query showed
@@ -214,12 +195,12 @@ class WindowReader:
         return f"{self.prefix}_{field_name}"
 
     @staticmethod
-    def _source(archive: bool, field_name: str) -> str:
+    def _key_of(archive: bool, field_name: str) -> str:
         return f"{ARCHIVE if archive else STANDARD}:{field_name}"
 
     def mode(self, archive: bool, field_name: str) -> str:
         """The way an endpoint is read (``keyset`` until it proves otherwise)."""
-        return self.modes.get(self._source(archive, field_name), "keyset")
+        return self.modes.get(self._key_of(archive, field_name), "keyset")
 
     def _body(self, criteria: list[dict[str, Any]], sort_attr: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {"queryContext": self.context}
@@ -254,167 +235,178 @@ class WindowReader:
             return None
         return normalize(value)
 
+    def _more_than_a_query(self, total: int | None) -> bool:
+        """Whether a query's count says it holds more than one query returns.
+
+        (A count below the cap may itself be capped: that is found by reading to the cap.)
+        """
+        return total is not None and total >= self.pager.cap_records
+
     @staticmethod
-    def _emit(record: dict[str, Any], key: str, cursor: Cursor, emitted: set[str]) -> bool:
-        rid = record["id"]
-        if cursor.seen(key, rid) or rid in emitted:
+    def _take(record: dict[str, Any], key: str, cursor: Cursor) -> bool:
+        """Whether ``record`` is new to ``cursor`` (then the cursor moves past it)."""
+        if cursor.seen(key, record["id"]):
             return False
-        cursor.advance(key, rid)
-        if len(emitted) < DEDUPE_LIMIT:
-            emitted.add(rid)
+        cursor.advance(key, record["id"])
         return True
 
     # ------------------------------------------------------------------ reading
     def read(
         self,
         cursor: Cursor,
-        regions: list[Region],
+        sources: list[Source],
         *,
         field_name: str = "updated_at",
-        base: tuple[dict[str, Any], ...] = (),
     ) -> Iterator[dict[str, Any]]:
-        """Yield every record of ``regions`` (ascending, contiguous) after ``cursor``.
+        """Yield every record of ``sources`` after ``cursor``, ascending, each id once.
 
-        ``cursor`` advances as records are yielded and ends at the last region's end.
+        ``cursor`` advances as records are yielded.
         """
-        for region in regions:
-            if cursor.ts is not None and cursor.ts >= region.hi:
-                continue
-            run = _Pass(field_name, base)
-            if region.archive and region.standard:
-                yield from self._region_both(region, cursor, run)
-            else:
-                yield from self._region_one(region.archive, region, cursor, run)
-            cursor.move_to(region.hi)
-
-    def _region_one(
-        self, archive: bool, region: Region, cursor: Cursor, run: _Pass
-    ) -> Iterator[dict[str, Any]]:
-        start = cursor.copy()
+        start, emitted = cursor.copy(), set[str]()
+        # standard search first: the merge starts each reader in turn, and a refusal learnt
+        # there (undocumented sorts are on standard search) then costs no archive query
+        sources = sorted(sources, key=lambda src: src.archive)
         while True:
-            mode = self.mode(archive, run.field_name)
+            readers = [self._one(src, start.copy(), field_name, ()) for src in sources]
             try:
-                if mode == "keyset":
-                    yield from self._keyset(archive, region, cursor, run)
-                elif mode == "pieces":
-                    yield from self._pieces((archive,), region, cursor, run)
-                else:
-                    yield from self._whole(archive, region, cursor, run)
+                for key, record in heapq.merge(*readers, key=lambda kr: (kr[0], kr[1]["id"])):
+                    if record["id"] in emitted or not self._take(record, key, cursor):
+                        continue
+                    if len(emitted) < DEDUPE_LIMIT:
+                        emitted.add(record["id"])
+                    yield record
                 return
-            except QueryRefused as exc:
-                self._fall_back(archive, run.field_name, "refused", str(exc))
             except Untrusted as exc:
-                self._fall_back(archive, run.field_name, exc.what, str(exc))
-                cursor.set_to(start)
-            except TooBig as exc:
-                self._fall_back(archive, run.field_name, "too big", str(exc))
+                self._fall_back(exc.source == ARCHIVE, field_name, exc.what, str(exc))
+                cursor.set_to(start)  # read again; what was emitted is skipped
 
-    def _region_both(self, region: Region, cursor: Cursor, run: _Pass) -> Iterator[dict[str, Any]]:
-        start = cursor.copy()
-        while True:
-            try:
-                yield from self._pieces((True, False), region, cursor, run)
-                return
-            except (QueryRefused, Untrusted, TooBig) as exc:
-                archive = getattr(exc, "source", "") == ARCHIVE
-                what = getattr(exc, "what", "refused" if isinstance(exc, QueryRefused) else "")
-                self._fall_back(archive, run.field_name, what or "too big", str(exc))
-                if isinstance(exc, Untrusted):
-                    cursor.set_to(start)
+    def _one(
+        self, src: Source, cursor: Cursor, field_name: str, base: tuple[dict[str, Any], ...]
+    ) -> Iterator[Keyed]:
+        """One endpoint's records of ``[src.lo, src.hi)`` after ``cursor``, ascending."""
+        if src.lo is not None:
+            cursor.move_to(src.lo)
+        mode = self.mode(src.archive, field_name)
+        try:
+            if mode == "keyset":
+                yield from self._keyset(src, cursor, field_name, base)
+            elif mode == "pieces":
+                yield from self._pieces(src, cursor, field_name, base)
+            else:
+                yield from self._whole(src, cursor, field_name)
+        except QueryRefused as exc:
+            raise self._blame(src, Untrusted("refused", str(exc))) from None
+        except TooBig as exc:
+            raise self._blame(src, Untrusted("too big", str(exc))) from None
+        except Untrusted as exc:
+            raise self._blame(src, exc) from None
+
+    @staticmethod
+    def _blame(src: Source, exc: Untrusted) -> Untrusted:
+        if not exc.source:
+            exc.source = ARCHIVE if src.archive else STANDARD
+        return exc
 
     def _fall_back(self, archive: bool, field_name: str, what: str, detail: str) -> None:
         """Move an endpoint to its next way of reading, or stop the run saying why."""
-        key = self._source(archive, field_name)
         mode = self.mode(archive, field_name)
-        ways = ["keyset", "pieces", "scan"]
-        if self.list_path and not archive:
-            ways.append("list")
+        ways = [w for w in WAYS if w != "list" or (self.list_path and not archive)]
         later = ways[ways.index(mode) + 1 :] if mode in ways else []
         if what == "filter":  # the time filter itself is not applied: pieces need it
             later = [w for w in later if w != "pieces"]
+        where = ARCHIVE if archive else STANDARD
         if not later:
             msg = (
-                f"{self.context}: {ARCHIVE if archive else STANDARD} search cannot be read "
-                f"completely ({what}: {detail}); no documented way is left"
+                f"{self.context}: {where} search cannot be read completely ({what}: {detail}); "
+                "no documented way is left"
             )
             raise FatalAPIError(msg)
-        self.modes[key] = later[0]
+        self.modes[self._key_of(archive, field_name)] = later[0]
         if what == "order":
             self.stats.out_of_order += 1
-        note = f"{key} {mode} -> {later[0]} ({what})"
-        self.stats.fallbacks.append(note)
+        self.stats.fallbacks.append(f"{where}:{field_name} {mode} -> {later[0]} ({what})")
         self.logger.warning(
             "%s: %s search, %s reading %s (%s); reading it %s",
             self.kind,
-            ARCHIVE if archive else STANDARD,
+            where,
             mode,
             "refused" if what == "refused" else "not trusted",
             detail,
             {
                 "pieces": "by time pieces without a sort, ordered here",
                 "scan": "whole, without a time filter, filtered and ordered here",
-                "list": "from GET " + str(self.list_path) + " pages, filtered here",
+                "list": f"from GET {self.list_path} pages, filtered here",
             }[later[0]],
         )
 
     # ------------------------------------------------------------------- keyset
     def _keyset(
-        self, archive: bool, region: Region, cursor: Cursor, run: _Pass
-    ) -> Iterator[dict[str, Any]]:
-        attr, name = self._attr(run.field_name), run.name
+        self, src: Source, cursor: Cursor, field_name: str, base: tuple[dict[str, Any], ...]
+    ) -> Iterator[Keyed]:
+        attr, name = self._attr(field_name), ATTRIBUTES[field_name]
         first_total: int | None = None
+        observed: set[str] | None = None
         first = True
         while True:
             lo, lo_done = cursor.ts, cursor.done
-            body = self._body([*run.base, *self._bounds(attr, lo, lo_done, region.hi)], attr)
-            query = self.pager.query(archive=archive, body=body)
+            body = self._body([*base, *self._bounds(attr, lo, lo_done, src.hi)], attr)
+            query = self.pager.query(archive=src.archive, body=body)
             progressed, previous = False, None
             for page in query:
                 if first and page.number == 1:
                     # a count capped by the server only under-counts: reading fewer than it
-                    # says is proof of a loss whatever the count is
+                    # says is proof of a loss, whatever the count is
                     first_total = query.total if (query.total or 0) <= DEDUPE_LIMIT else None
-                    run.observed = set() if first_total else None
+                    observed = set() if first_total else None
                 for record in page.records:
                     key = self._key(record, name)
                     if key is None:
                         continue
-                    if self._outside(key, lo, lo_done, region.hi):
-                        msg = f"{name} {key} outside the filter [{lo}, {region.hi})"
+                    if self._outside(key, lo, lo_done, src.hi):
+                        msg = f"{name} {key} outside the filter [{lo}, {src.hi})"
                         raise Untrusted("filter", msg)
                     if previous is not None and key < previous:
                         raise Untrusted("order", f"{name} {key} came after {previous}")
                     previous = key
-                    if run.observed is not None:
-                        run.observed.add(record["id"])
-                        if first_total is not None and len(run.observed) >= first_total:
-                            run.observed = None  # the count is reached: nothing to check
-                    if self._emit(record, key, cursor, run.emitted):
+                    if observed is not None:
+                        observed.add(record["id"])
+                        if first_total is not None and len(observed) >= first_total:
+                            observed = None  # the count is reached: nothing left to check
+                    if self._take(record, key, cursor):
                         progressed = progressed or key != lo
-                        yield record
+                        yield key, record
             first = False
             if query.ending is not After.CAP:
-                held = len(run.observed) if run.observed is not None else None
-                if first_total and held is not None and held < first_total:
-                    msg = f"the query counted {first_total}, its pages held {held}"
+                if first_total and observed is not None and len(observed) < first_total:
+                    msg = f"the query counted {first_total}, its pages held {len(observed)}"
                     raise Untrusted("count", msg)
                 return
             self.stats.restarts += 1
             if not progressed and cursor.ts == lo and lo is not None:
-                yield from self._instant(archive, cursor, run)
+                yield from self._instant(src, cursor, field_name, base, observed)
 
-    def _instant(self, archive: bool, cursor: Cursor, run: _Pass) -> Iterator[dict[str, Any]]:
-        """Every record at ``cursor.ts`` (more than a query's worth), read by ``createdAt``."""
+    def _instant(
+        self,
+        src: Source,
+        cursor: Cursor,
+        field_name: str,
+        base: tuple[dict[str, Any], ...],
+        observed: set[str] | None = None,
+    ) -> Iterator[Keyed]:
+        """Every record at ``cursor.ts`` (more than a query's worth), read by ``createdAt``.
+
+        ``observed`` (the keyset's count check) gets every id the instant holds.
+        """
         stamp = cursor.ts
         assert stamp is not None
-        if run.field_name != "updated_at":
+        if field_name != "updated_at":
             self.stats.unreachable += 1
             self.logger.error(
                 "%s: more than %d records share %s %s; search cannot page past them, the "
                 "rest of that instant is skipped",
                 self.context,
                 self.pager.cap_records,
-                run.name,
+                ATTRIBUTES[field_name],
                 stamp,
             )
             cursor.finish_instant()
@@ -427,31 +419,29 @@ class WindowReader:
             stamp,
         )
         attr = self._attr("updated_at")
-        pinned = _Pass("created_at", (*run.base, {attr: {"gte": stamp}}, {attr: {"lte": stamp}}))
-        sub, region = Cursor(), Region(None, FAR_FUTURE, archive, not archive)
-        if self.mode(archive, "updated_at") == "keyset":
-            records = self._keyset(archive, region, sub, pinned)
+        pinned = (*base, {attr: {"gte": stamp}}, {attr: {"lte": stamp}})
+        sub, whole = Cursor(), Source(src.archive, None, FAR_FUTURE)
+        if self.mode(src.archive, "updated_at") == "keyset":
+            found = self._keyset(whole, sub, "created_at", pinned)
         else:
-            records = self._pieces((archive,), region, sub, pinned)
-        for record in records:
+            found = self._pieces(whole, sub, "created_at", pinned)
+        for _, record in found:
             key = normalize(record["attributes"]["updatedAt"])
             if key != stamp:
                 continue
-            if run.observed is not None:
-                run.observed.add(record["id"])
-            if self._emit(record, key, cursor, run.emitted):
-                yield record
+            if observed is not None:
+                observed.add(record["id"])
+            if self._take(record, key, cursor):
+                yield key, record
         cursor.finish_instant()
 
     # ------------------------------------------------------------------- pieces
     def _pieces(
-        self, sources: tuple[bool, ...], region: Region, cursor: Cursor, run: _Pass
-    ) -> Iterator[dict[str, Any]]:
-        """Read ``region`` as consecutive time pieces, each whole in one query per source."""
-        span_key = f"{run.field_name}:{sources}:{bool(run.base)}"
-        hi_ms = to_ms(region.hi)
-        if cursor.ts is None:
-            cursor.move_to(region.lo or EPOCH)
+        self, src: Source, cursor: Cursor, field_name: str, base: tuple[dict[str, Any], ...]
+    ) -> Iterator[Keyed]:
+        """Read ``[cursor, src.hi)`` as consecutive time pieces, each whole in one query."""
+        span_key = f"{src.archive}:{field_name}:{bool(base)}"
+        hi_ms = to_ms(src.hi)
         while True:
             lo, lo_done = cursor.ts or EPOCH, cursor.done
             lo_ms = to_ms(lo)
@@ -459,13 +449,13 @@ class WindowReader:
                 return
             span = self._spans.get(span_key)
             end_ms = hi_ms if span is None else min(hi_ms, lo_ms + span)
-            future_ms = self._future_ms
-            if lo_ms >= future_ms:  # nothing is stamped in the future: one query to the end
+            if lo_ms >= self._future_ms:  # nothing is stamped in the future: one query
                 end_ms = hi_ms
-            elif end_ms > future_ms:
-                end_ms = future_ms
+            elif end_ms > self._future_ms:
+                end_ms = self._future_ms
             while True:
-                fetched = self._fetch(sources, _Bounds(lo, lo_done, from_ms(end_ms)), run)
+                bounds = _Bounds(lo, lo_done, from_ms(end_ms))
+                fetched = self._fetch(src.archive, bounds, field_name, base)
                 if not fetched.overflow:
                     break
                 self.stats.overflows += 1
@@ -481,56 +471,27 @@ class WindowReader:
                 else:
                     end_ms = base_ms if base_ms > lo_ms else lo_ms + 1
             self.stats.pieces += 1
-            if fetched.overflow:
-                yield from self._instant_piece(sources, cursor, run, lo)
+            if fetched.overflow:  # more than a query at one millisecond: read it on its own
+                cursor.move_to(lo)
+                if not cursor.done:
+                    yield from self._instant(src, cursor, field_name, base)
             else:
                 ordered = sorted(fetched.records.values(), key=lambda kr: (kr[0], kr[1]["id"]))
                 for key, record in ordered:
-                    if self._emit(record, key, cursor, run.emitted):
-                        yield record
+                    if self._take(record, key, cursor):
+                        yield key, record
                 self._spans[span_key] = pieces.next_span(
                     end_ms - lo_ms, len(fetched.records), self.pager.cap_records
                 )
             cursor.move_to(from_ms(end_ms))
 
-    def _instant_piece(
-        self, sources: tuple[bool, ...], cursor: Cursor, run: _Pass, lo: str
-    ) -> Iterator[dict[str, Any]]:
-        """A millisecond holding more than a query: each source's instant, by ``createdAt``."""
-        cursor.move_to(lo)
-        if cursor.ts != lo or cursor.done:
-            return
-        for archive in sources:
-            yield from self._instant(archive, cursor, run)
-            cursor.done = False  # the next source's records at lo are still to read
-        cursor.finish_instant()
-
-    def _fetch(self, sources: tuple[bool, ...], bounds: _Bounds, run: _Pass) -> _Fetched:
-        """Every record of the piece from each source, or ``overflow``."""
-        out = _Fetched()
-        for archive in sources:
-            try:
-                if self.mode(archive, run.field_name) in ("scan", "list"):
-                    for record in self._everything(archive):
-                        key = self._key(record, run.name)
-                        if key is not None and not self._outside(
-                            key, bounds.lo, bounds.lo_done, bounds.end
-                        ):
-                            out.records[record["id"]] = (key, record)
-                    continue
-                got = self._fetch_one(archive, bounds, run)
-            except (QueryRefused, Untrusted, TooBig) as exc:
-                exc.source = ARCHIVE if archive else STANDARD  # type: ignore[union-attr]
-                raise
-            if got.overflow:
-                return got
-            out.records.update(got.records)
-        return out
-
-    def _fetch_one(self, archive: bool, bounds: _Bounds, run: _Pass) -> _Fetched:
-        attr, name = self._attr(run.field_name), run.name
+    def _fetch(
+        self, archive: bool, bounds: _Bounds, field_name: str, base: tuple[dict[str, Any], ...]
+    ) -> _Fetched:
+        """Every record of the piece, or ``overflow``; a short count is read once more."""
+        attr, name = self._attr(field_name), ATTRIBUTES[field_name]
         criteria = self._bounds(attr, bounds.lo, bounds.lo_done, bounds.end)
-        body = self._body([*run.base, *criteria], None)
+        body = self._body([*base, *criteria], None)
         for attempt in (1, 2):
             got = _Fetched()
             query = self.pager.query(archive=archive, body=body)
@@ -545,6 +506,9 @@ class WindowReader:
                     got.records[record["id"]] = (key, record)
                     if got.lowest is None or key < got.lowest:
                         got.lowest = key
+                if page.number == 1 and self._more_than_a_query(query.total):
+                    query.ending = After.CAP  # counted past the cap: no use reading it out
+                    break
             if not query.complete:
                 keys = {key for key, _ in got.records.values()}
                 return _Fetched(
@@ -570,21 +534,33 @@ class WindowReader:
         return got
 
     # ---------------------------------------------------------------- whole reads
-    def _everything(self, archive: bool) -> list[dict[str, Any]]:
+    def _whole(self, src: Source, cursor: Cursor, field_name: str) -> Iterator[Keyed]:
+        """Scan or list mode: the whole context, filtered to the window and ordered here."""
+        name = ATTRIBUTES[field_name]
+        chosen = []
+        for record in self._everything(src.archive, field_name):
+            key = self._key(record, name)
+            if key is not None and key < src.hi:
+                chosen.append((key, record))
+        for key, record in sorted(chosen, key=lambda kr: (kr[0], kr[1]["id"])):
+            if self._take(record, key, cursor):
+                yield key, record
+
+    def _everything(self, archive: bool, field_name: str) -> list[dict[str, Any]]:
         """Every object of the context (scan: one query; list: GET pages), once per run."""
-        listing = bool(self.list_path) and not archive and self._listing()
+        listing = self.mode(archive, field_name) == "list"
         key = f"{ARCHIVE if archive else STANDARD}:{'list' if listing else 'scan'}"
         if key not in self._cache:
             self._cache[key] = self._list_all() if listing else self._scan_all(archive)
         return self._cache[key]
 
-    def _listing(self) -> bool:
-        return any(self.modes.get(self._source(False, f)) == "list" for f in ATTRIBUTES)
-
     def _scan_all(self, archive: bool) -> list[dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         query = self.pager.query(archive=archive, body=self._body([], None))
         for page in query:
+            if page.number == 1 and self._more_than_a_query(query.total):
+                query.ending = After.CAP
+                break
             for record in page.records:
                 if record.get("id"):
                     found[record["id"]] = record
@@ -607,17 +583,3 @@ class WindowReader:
                 if isinstance(record, dict) and record.get("id"):
                     found[record["id"]] = record
         return list(found.values())
-
-    def _whole(
-        self, archive: bool, region: Region, cursor: Cursor, run: _Pass
-    ) -> Iterator[dict[str, Any]]:
-        """Scan or list mode: the whole context, filtered to the region and ordered here."""
-        chosen = []
-        for record in self._everything(archive):
-            key = self._key(record, run.name)
-            if key is None or key >= region.hi or (region.lo is not None and key < region.lo):
-                continue
-            chosen.append((key, record))
-        for key, record in sorted(chosen, key=lambda kr: (kr[0], kr[1]["id"])):
-            if self._emit(record, key, cursor, run.emitted):
-                yield record

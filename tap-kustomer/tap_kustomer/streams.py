@@ -23,7 +23,7 @@ from singer_sdk import RESTStream
 from tap_kustomer import schemas
 from tap_kustomer.client import KustomerClient, KustomerForbiddenError, KustomerNotFoundError
 from tap_kustomer.cursor import Cursor, iso, normalize
-from tap_kustomer.search import Region, WindowReader, plan_regions
+from tap_kustomer.search import Source, WindowReader, plan_sources
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -187,14 +187,14 @@ class SearchStream(KustomerStream):
         self.reader = reader = self.new_reader(
             self.query_context, self.attr_prefix, self.name, modes=modes, list_path=self.list_path
         )
-        regions = plan_regions(
+        sources = plan_sources(
             cursor.ts,
             upper,
             archive_edge=archive_edge,
             standard_edge=standard_edge,
             in_archive=self.in_archive,
         )
-        for record in reader.read(cursor, regions):
+        for record in reader.read(cursor, sources):
             state["kustomer_cursor"] = cursor.to_state()
             yield record
 
@@ -312,9 +312,9 @@ class NotesStream(SearchStream):
         self.fanout_reader = reader
         page_size = int(self.config.get("list_page_size", 100))
         # conversations by createdAt, both searches over the whole range (age is by updatedAt)
-        regions = [Region(None, edge, archive=True, standard=True)]
+        sources = [Source(True, None, edge), Source(False, None, edge)]
         count = 0
-        for conversation in reader.read(conv_cursor, regions, field_name="created_at"):
+        for conversation in reader.read(conv_cursor, sources, field_name="created_at"):
             if (conversation.get("attributes") or {}).get("noteCount") != 0:
                 for page in self.client.get_pages(
                     f"/v1/conversations/{conversation['id']}/notes",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tap_kustomer import pieces
 from tap_kustomer.cursor import from_ms, iso, to_ms
 from tap_kustomer.pages import After, Page, after_page, cap_pages, read_page
-from tap_kustomer.search import plan_regions
+from tap_kustomer.search import Source, plan_sources
 
 
 def page(n: int, size: int, *, number: int = 1, total: int | None = None, nxt: bool = True):
@@ -87,27 +87,23 @@ def test_an_overflowing_piece_shrinks_by_half_or_more(span, reported, cap):
 
 
 # ----------------------------------------------------------------------------- regions
-def test_regions_around_the_two_year_edge():
-    s_edge, a_edge, upper = (
-        "2024-01-01T00:00:00.000Z",
-        "2024-01-15T00:00:00.000Z",
-        "2026-01-01T00:00:00.000Z",
-    )
-    whole = plan_regions(None, upper, archive_edge=a_edge, standard_edge=s_edge)
-    assert [(r.lo, r.hi, r.archive, r.standard) for r in whole] == [
-        (None, s_edge, True, False),
-        (s_edge, a_edge, True, True),
-        (a_edge, upper, False, True),
+def test_sources_around_the_two_year_edge():
+    s_edge, a_edge = "2024-01-01T00:00:00.000Z", "2024-01-15T00:00:00.000Z"
+    upper = "2026-01-01T00:00:00.000Z"
+    whole = plan_sources(None, upper, archive_edge=a_edge, standard_edge=s_edge)
+    assert whole == [Source(True, None, a_edge), Source(False, s_edge, upper)]  # both around it
+    recent = "2025-06-01T00:00:00.000Z"
+    assert plan_sources(recent, upper, archive_edge=a_edge, standard_edge=s_edge) == [
+        Source(False, recent, upper)
+    ]  # a rerun never calls archive search
+    between = "2024-01-10T00:00:00.000Z"
+    assert plan_sources(between, upper, archive_edge=a_edge, standard_edge=s_edge) == [
+        Source(True, between, a_edge),
+        Source(False, between, upper),
     ]
-    recent = plan_regions(
-        "2025-06-01T00:00:00.000Z", upper, archive_edge=a_edge, standard_edge=s_edge
-    )
-    assert [(r.lo, r.archive, r.standard) for r in recent] == [
-        ("2025-06-01T00:00:00.000Z", False, True)
-    ]
-    notes = plan_regions(a_edge, upper, archive_edge=a_edge, standard_edge=s_edge, in_archive=False)
-    assert [(r.lo, r.hi, r.archive) for r in notes] == [(a_edge, upper, False)]
-    assert plan_regions(upper, upper, archive_edge=a_edge, standard_edge=s_edge) == []
+    notes = plan_sources(a_edge, upper, archive_edge=a_edge, standard_edge=s_edge, in_archive=False)
+    assert notes == [Source(False, a_edge, upper)]
+    assert plan_sources(upper, upper, archive_edge=a_edge, standard_edge=s_edge) == []
 
 
 @given(st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2999, 1, 1)))
