@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PACKAGES := $(wildcard */pyproject.toml)
 
-.PHONY: install plugins peers browser demo test lint format clean
+.PHONY: install plugins peers browser contract demo test lint format clean
 
 $(BIN)/.installed: pyproject.toml $(PACKAGES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,10 +46,19 @@ $(BROWSER_STAMP): .ci/install-browser
 
 browser: $(BROWSER_STAMP)
 
+# Prism (npm's @stoplight/prism-cli, pinned) in .node/, the validating proxy of tests/contract.
+# About 20 s, once; skipped when that version is installed.
+CONTRACT_STAMP := .node/.installed
+$(CONTRACT_STAMP): .ci/install-contract
+	.ci/install-contract
+	touch $@
+
+contract: $(CONTRACT_STAMP)
+
 demo: install plugins
 	$(BIN)/python -m sandbox.demo
 
-test: install peers browser
+test: install peers browser contract
 	$(BIN)/pytest -q
 
 lint: install
@@ -60,4 +69,4 @@ format: install
 
 # Development environments only: .meltano/ (Meltano's state and the prod ledger) is kept.
 clean:
-	rm -rf $(VENV) .venv-proxy .venv-peers .venv-tools .meltano/extractors .meltano/loaders output
+	rm -rf $(VENV) .venv-proxy .venv-peers .venv-tools .node .meltano/extractors .meltano/loaders output

@@ -21,6 +21,7 @@ import requests
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_kustomer.auth import KustomerAuth
+from tap_kustomer.config import redact_url
 
 REGION_HOSTS = {
     "us": "https://api.kustomerapp.com",
@@ -81,7 +82,10 @@ def resolve_base_url(config: dict[str, Any]) -> str:
         raise ValueError(msg)
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        msg = f"base_url must be an http(s) URL, got {base!r}"
+        msg = f"base_url must be an http(s) URL, got {redact_url(base)!r}"
+        raise ValueError(msg)
+    if parts.username or parts.password:
+        msg = "base_url must not carry credentials (user:password@); set api_key instead"
         raise ValueError(msg)
     if parts.scheme != "https" and not _is_loopback(parts.hostname):
         msg = "base_url must use https (plain http is allowed only for loopback hosts)"
@@ -199,7 +203,7 @@ class KustomerClient:
         else:
             absolute = urljoin(self.base_url + "/", path_or_link.lstrip("/"))
         if urlsplit(absolute)[:2] != self.origin:
-            msg = f"refusing to follow a link to another origin ({urlsplit(absolute).netloc})"
+            msg = f"refusing to follow a link to another origin ({urlsplit(absolute).hostname})"
             raise FatalAPIError(msg)
         return absolute
 

@@ -3,6 +3,13 @@
 Custom attribute names end with their type (kustomer-api.md §7): ``Str``, ``Txt``, ``Num``,
 ``At``, ``Bool``, ``Url``. ``/metadata/{resource}`` adds ``multi`` (a list), ``enumeration``,
 ``target`` (a KObject relationship, a list of ids) and types for names without a suffix.
+
+What a target needs to create the right field is in the schema itself, not in a description:
+
+* an enumerated attribute carries ``enum`` (its values, and ``null``: the value may be
+  absent); a multi-valued one is an array whose ``items`` carry the ``enum``;
+* a link to other objects (``target``) carries the JSON Schema extension keyword ``x-link``
+  naming what it links to (``kobject:<klass>``): its values are ids, not data.
 """
 
 from __future__ import annotations
@@ -46,8 +53,17 @@ def suffix_of(name: str) -> str | None:
     return None
 
 
+LINK_KEYWORD = "x-link"
+
+
+def link_name(target: Any) -> str:
+    """``x-link`` value for a metadata ``target``: ``kobject.order`` -> ``kobject:order``."""
+    kind, _, rest = str(target).partition(".")
+    return f"{kind}:{rest}" if rest else kind
+
+
 def custom_property(name: str, meta: dict[str, Any] | None) -> dict[str, Any]:
-    """The JSON schema of one custom attribute."""
+    """The JSON schema of one custom attribute (see the module docstring)."""
     meta = meta or {}
     suffix = suffix_of(name)
     if meta.get("target"):
@@ -56,13 +72,23 @@ def custom_property(name: str, meta: dict[str, Any] | None) -> dict[str, Any]:
         base = dict(SUFFIX_TYPES)[suffix]
     else:
         base = METADATA_TYPES.get(str(meta.get("type", "")).lower(), ANY)
-    prop = dict(base)
-    if meta.get("multi") or (meta.get("target") and meta.get("multi") is not False):
-        prop = {"type": ["array", "null"], "items": base}
+    base = dict(base)
+    values = meta.get("enumeration")
+    values = [v for v in values if v is not None] if isinstance(values, list) else []
+    multi = bool(meta.get("multi") or (meta.get("target") and meta.get("multi") is not False))
+    if multi:
+        item = dict(base)
+        if values:  # each element is one of the values (the list itself may be absent)
+            item = {**base, "type": [t for t in base["type"] if t != "null"], "enum": values}
+        prop: dict[str, Any] = {"type": ["array", "null"], "items": item}
+    else:
+        prop = base
+        if values:
+            prop["enum"] = [*values, None]
+    if meta.get("target"):
+        prop[LINK_KEYWORD] = link_name(meta["target"])
     if meta.get("displayName"):
         prop["title"] = str(meta["displayName"])
-    if meta.get("enumeration") and not meta.get("multi"):
-        prop["description"] = "options: " + ", ".join(str(v) for v in meta["enumeration"])
     return prop
 
 

@@ -1,122 +1,156 @@
-"""Reading a time window through Kustomer search without looping or dropping records.
+"""Reading a time window of one object type through Kustomer search, without losing a row.
 
-The search API caps a query at 100 pages (and, on one reading, 10,000 hits) and sees only
-objects updated in the last two years; the archive search sees the older ones. This module
-reads ``[cursor, upper)`` on ``<object>_updated_at`` ascending from both, merged into one
-ascending sequence:
+The search API caps a query (100 pages; on one reading 10,000 hits), sees only objects updated
+in the last two years (the archive search sees the older ones), documents its sorts for
+customer attributes only, and may answer in ways the docs allow: smaller pages, capped counts,
+a refusal (400) of what it does not list. :class:`WindowReader` reads ``[cursor, upper)`` of
+one object type in ascending time, on ``updatedAt`` (or ``createdAt``), from each endpoint
+(:class:`Source`: archive and standard search, overlapping around the two-year edge whose
+exact place the client cannot know), merged into one ascending sequence, each id once.
 
-* **Keyset restarts.** A query is paged up to the cap, then a new query starts at the last
-  ``updatedAt`` seen (``gte``). The ids already read at that timestamp are skipped, so records
-  sharing it are read exactly once.
-* **Ties past the cap.** If a whole capped query shares one ``updatedAt`` (a restart would
-  return the same records again), that timestamp is read on its own, by ``createdAt`` with the
-  same keyset rule, and the window then continues with ``gt``. If even one
-  (``updatedAt``, ``createdAt``) pair holds more than a query's cap, the rest of that pair is
-  unreachable through search: this is logged as an error with the count, never a loop.
-* **Exhaustion** is decided from ``meta.total`` (not only from ``links.next``), so both readings
-  of the cap (``next`` pointing past it, or ``next: null``) restart rather than stop early.
+Each endpoint is read the best way the server accepts, falling back when it refuses one or
+cannot be trusted; every way yields ascending timestamps:
 
-The :class:`Cursor` (timestamp, ids read at it, whether that timestamp is finished) is what the
-stream stores in STATE, so a run killed mid-window resumes without skipping anything.
+* ``keyset``: filter on the window and sort ascending; page to the cap, then restart at the
+  last timestamp (``gte``, skipping the ids already read there). Cheapest; needs a sort the
+  server honours. If a whole capped query shares one timestamp, that instant is read on its
+  own by ``createdAt``. The order is checked as it comes: a timestamp lower than the one
+  before, a record outside the filter, or fewer records than the first query counted means
+  the order cannot be trusted.
+* ``pieces``: filter only (no sort): the window is cut into time pieces small enough for one
+  query each (:mod:`tap_kustomer.pieces`), each read whole, checked against its count, and
+  ordered on the client by (timestamp, id).
+* ``scan``: no filter either (standard search documents no ``company_updated_at``): every
+  object of the context in one query, if it fits, filtered and ordered on the client.
+* ``list``: ``GET /v1/companies`` pages (companies only), for when even that does not fit.
+
+On a refusal (400 on a query's first page) or an answer it cannot trust, the endpoint moves to
+its next way and the window is read again from its start, the records already emitted being
+skipped. The way that worked is kept in ``modes`` (the stream stores it in STATE), so later
+runs start with it.
+
+The cursor (:class:`~tap_kustomer.cursor.Cursor`) advances with every record emitted, so STATE
+written at any record resumes without skipping anything.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import heapq
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_kustomer.client import KustomerBadRequestError, KustomerClient
+from singer_sdk.exceptions import FatalAPIError
 
-SEARCH_PATH = "/v1/customers/search"
-ARCHIVE_PATH = "/v1/customers/archive/search"
-API_MAX_PAGES = 100
+from tap_kustomer import pieces
+from tap_kustomer.client import KustomerClient
+from tap_kustomer.cursor import Cursor, from_ms, iso, normalize, to_ms
+from tap_kustomer.pages import After
+from tap_kustomer.query import (
+    API_MAX_PAGES,
+    ARCHIVE_PATH,
+    SEARCH_PATH,
+    Pager,
+    QueryRefused,
+    SearchStats,
+)
+
+__all__ = [
+    "API_MAX_PAGES",
+    "ARCHIVE_PATH",
+    "SEARCH_PATH",
+    "Cursor",
+    "SearchStats",
+    "Source",
+    "WindowReader",
+    "iso",
+    "normalize",
+    "plan_sources",
+]
+
+EPOCH = "1970-01-01T00:00:00.000Z"
+FAR_FUTURE = "3000-01-01T00:00:00.000Z"
+DAY_MS = 86_400_000
+#: Record attribute of each time field.
+ATTRIBUTES = {"updated_at": "updatedAt", "created_at": "createdAt"}
+#: Ids remembered per window to skip on a re-read; past this a re-read may repeat records.
+DEDUPE_LIMIT = 200_000
+STANDARD, ARCHIVE = "standard", "archive"
+WAYS = ("keyset", "pieces", "scan", "list")
+
+Keyed = tuple[str, dict[str, Any]]  # (timestamp, record)
 
 
-def iso(value: dt.datetime) -> str:
-    """A datetime in Kustomer's format (UTC, milliseconds, ``Z``)."""
-    value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+class Untrusted(Exception):
+    """The server's answers cannot be trusted for a way of reading (see module doc)."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(detail)
+        self.what = what  # "order" | "filter" | "count" | "refused" | "too big"
+        self.source = ""
 
 
-def normalize(value: str) -> str:
-    """Any ISO timestamp string to Kustomer's format, so string order is time order."""
-    text = value.replace("Z", "+00:00")
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return iso(parsed)
+class TooBig(Exception):
+    """A whole-context query does not fit in one query."""
 
 
-@dataclass
-class Cursor:
-    """Position in an ascending read.
+@dataclass(frozen=True)
+class Source:
+    """One endpoint and the part of the window it is read for: ``[lo, hi)``."""
 
-    Everything before ``ts`` is read, and at ``ts`` the ``ids`` (all of them when ``done``).
+    archive: bool
+    lo: str | None
+    hi: str
+
+
+def plan_sources(
+    start: str | None,
+    upper: str,
+    *,
+    archive_edge: str | None,
+    standard_edge: str | None,
+    in_archive: bool = True,
+) -> list[Source]:
+    """The endpoints ``[start, upper)`` is read from.
+
+    No archive record is updated at or after ``archive_edge``, no standard-search record
+    before ``standard_edge`` (the two-year edge +- a margin): between the two, both are read.
     """
+    out = []
+    if in_archive and archive_edge is not None and (start is None or start < archive_edge):
+        out.append(Source(True, start, min(archive_edge, upper)))
+    standard_lo = standard_edge if in_archive and standard_edge is not None else None
+    if start is not None and (standard_lo is None or start > standard_lo):
+        standard_lo = start
+    if standard_lo is None or standard_lo < upper:
+        out.append(Source(False, standard_lo, upper))
+    return out
 
-    ts: str | None = None
-    ids: list[str] = field(default_factory=list)
-    done: bool = False
-    _set: set[str] = field(default_factory=set, repr=False)
 
-    def __post_init__(self) -> None:
-        self._set = set(self.ids)
+@dataclass(frozen=True)
+class _Bounds:
+    """``[lo, end)`` (``(lo, end)`` when ``lo_done``)."""
 
-    def seen(self, key: str, obj_id: str) -> bool:
-        """Whether the record (``key`` = its timestamp) is at or before the cursor."""
-        if self.ts is None or key > self.ts:
-            return False
-        if key < self.ts:
-            return True
-        return self.done or obj_id in self._set
-
-    def advance(self, key: str, obj_id: str) -> None:
-        """Record that the record has been read (call in ascending order)."""
-        if self.ts is None or key > self.ts:
-            self.ts, self.ids, self.done, self._set = key, [], False, set()
-        if obj_id not in self._set:
-            self._set.add(obj_id)
-            self.ids.append(obj_id)
-
-    def copy(self) -> Cursor:
-        """An independent copy."""
-        return Cursor(self.ts, list(self.ids), self.done)
-
-    def to_state(self) -> dict[str, Any]:
-        """JSON for STATE (shares the id list; no copy per record)."""
-        return {"ts": self.ts, "ids": self.ids, "done": self.done}
-
-    @classmethod
-    def from_state(cls, value: Any) -> Cursor | None:
-        """Read :meth:`to_state` output back, or None."""
-        if not isinstance(value, dict) or not value.get("ts"):
-            return None
-        return cls(
-            normalize(str(value["ts"])),
-            [str(i) for i in value.get("ids") or []],
-            bool(value.get("done")),
-        )
+    lo: str
+    lo_done: bool
+    end: str
 
 
 @dataclass
-class SearchStats:
-    """Counters for the run log and the benchmark."""
+class _Fetched:
+    """One piece's records, or the fact that it did not fit in a query."""
 
-    queries: int = 0
-    pages: int = 0
-    restarts: int = 0
-    tie_splits: int = 0
-    unreachable: int = 0
-    out_of_order: int = 0
-    refused_pages: int = 0
+    records: dict[str, Keyed] = field(default_factory=dict)
+    overflow: bool = False
+    reported: int | None = None  # meta.total of an overflowing query
+    lowest: str | None = None  # the lowest timestamp an overflowing query showed
+    one_instant: bool = False  # every record an overflowing query showed shares one timestamp
 
 
 class WindowReader:
-    """Reads one object type (``queryContext``) by ``updatedAt`` window; see the module doc."""
+    """Reads one object type (``queryContext``) by time window; see the module doc."""
 
     def __init__(
         self,
@@ -130,192 +164,422 @@ class WindowReader:
         include_deleted: bool = True,
         logger: logging.Logger,
         kind: str = "search",
+        modes: dict[str, str] | None = None,
+        list_path: str | None = None,
     ) -> None:
         self.client = client
         self.context = context
         self.prefix = prefix
-        self.page_size = page_size
-        cap = max(1, min(max_pages, API_MAX_PAGES))
-        if max_hits > 0:
-            cap = max(1, min(cap, max_hits // page_size))
-        self.max_pages = cap
         self.include_deleted = include_deleted
         self.logger = logger
         self.kind = kind
         self.stats = SearchStats()
+        self.pager = Pager(
+            client,
+            page_size=page_size,
+            max_pages=max_pages,
+            max_hits=max_hits,
+            kind=kind,
+            logger=logger,
+            stats=self.stats,
+        )
+        self.modes = modes if modes is not None else {}
+        self.list_path = list_path
+        self._spans: dict[str, int] = {}
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+        #: a day past the reader's start: nothing real is stamped later
+        self._future_ms = int(time.time() * 1000) + DAY_MS
 
-    # ------------------------------------------------------------------ queries
-    def _page(
-        self, archive: bool, filters: list[dict[str, Any]], sort_attr: str, page: int
-    ) -> dict[str, Any] | None:
-        body: dict[str, Any] = {
-            "queryContext": self.context,
-            "and": filters,
-            "sort": [{sort_attr: "asc"}],
-        }
+    # ------------------------------------------------------------------ helpers
+    def _attr(self, field_name: str) -> str:
+        return f"{self.prefix}_{field_name}"
+
+    @staticmethod
+    def _key_of(archive: bool, field_name: str) -> str:
+        return f"{ARCHIVE if archive else STANDARD}:{field_name}"
+
+    def mode(self, archive: bool, field_name: str) -> str:
+        """The way an endpoint is read (``keyset`` until it proves otherwise)."""
+        return self.modes.get(self._key_of(archive, field_name), "keyset")
+
+    def _body(self, criteria: list[dict[str, Any]], sort_attr: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"queryContext": self.context}
+        if criteria:
+            body["and"] = criteria
+        if sort_attr:
+            body["sort"] = [{sort_attr: "asc"}]
         if self.include_deleted:
             body["includeDeleted"] = True
-        try:
-            response = self.client.request(
-                "POST",
-                ARCHIVE_PATH if archive else SEARCH_PATH,
-                params={"page": page, "pageSize": self.page_size},
-                body=body,
-                search=True,
-                kind=("archive_" if archive else "") + self.kind,
-            )
-        except KustomerBadRequestError:
-            if page == 1:
-                raise
-            # the API's page/hit cap is lower than configured: treat as the cap
-            self.stats.refused_pages += 1
+        return body
+
+    @staticmethod
+    def _bounds(attr: str, lo: str | None, lo_done: bool, hi: str | None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if lo is not None:
+            out.append({attr: {"gt" if lo_done else "gte": lo}})
+        if hi is not None:
+            out.append({attr: {"lt": hi}})
+        return out
+
+    @staticmethod
+    def _outside(key: str, lo: str | None, lo_done: bool, hi: str | None) -> bool:
+        below = lo is not None and (key < lo or (lo_done and key == lo))
+        return below or (hi is not None and key >= hi)
+
+    def _key(self, record: dict[str, Any], attr_name: str) -> str | None:
+        value = (record.get("attributes") or {}).get(attr_name)
+        if not isinstance(value, str) or not record.get("id"):
             self.logger.warning(
-                "%s search refused page %d; treating it as the page cap (lower max_hits_per_query)",
-                self.context,
-                page,
+                "%s %s has no %s; skipped", self.context, record.get("id"), attr_name
             )
             return None
-        self.stats.pages += 1
-        return response
+        return normalize(value)
 
-    def keyset(
+    def _more_than_a_query(self, total: int | None) -> bool:
+        """Whether a query's count says it holds more than one query returns.
+
+        (A count below the cap may itself be capped: that is found by reading to the cap.)
+        """
+        return total is not None and total >= self.pager.cap_records
+
+    @staticmethod
+    def _take(record: dict[str, Any], key: str, cursor: Cursor) -> bool:
+        """Whether ``record`` is new to ``cursor`` (then the cursor moves past it)."""
+        if cursor.seen(key, record["id"]):
+            return False
+        cursor.advance(key, record["id"])
+        return True
+
+    # ------------------------------------------------------------------ reading
+    def read(
         self,
-        *,
-        archive: bool,
-        field_name: str,
-        attr_name: str,
-        base: list[dict[str, Any]],
-        upper: str | None,
         cursor: Cursor,
-        on_stuck: Callable[[Cursor], Iterator[dict[str, Any]]],
+        sources: list[Source],
+        *,
+        field_name: str = "updated_at",
     ) -> Iterator[dict[str, Any]]:
-        """Yield records ascending on ``attr_name`` after ``cursor`` (mutated as it goes)."""
-        search_attr = f"{self.prefix}_{field_name}"
+        """Yield every record of ``sources`` after ``cursor``, ascending, each id once.
+
+        ``cursor`` advances as records are yielded.
+        """
+        start, emitted = cursor.copy(), set[str]()
+        # standard search first: the merge starts each reader in turn, and a refusal learnt
+        # there (undocumented sorts are on standard search) then costs no archive query
+        sources = sorted(sources, key=lambda src: src.archive)
         while True:
-            filters = list(base)
-            if cursor.ts is not None:
-                filters.append({search_attr: {"gt" if cursor.done else "gte": cursor.ts}})
-            if upper is not None:
-                filters.append({search_attr: {"lt": upper}})
-            start = cursor.ts
-            progressed = False
-            self.stats.queries += 1
-            page = 1
-            while True:
-                body = self._page(archive, filters, search_attr, page)
-                if body is None:
-                    break
-                data = body.get("data") or []
-                total = (body.get("meta") or {}).get("total")
-                for record in data:
-                    key = (record.get("attributes") or {}).get(attr_name)
-                    if not isinstance(key, str):
-                        self.logger.warning(
-                            "%s %s has no %s; skipped", self.context, record.get("id"), attr_name
-                        )
+            readers = [self._one(src, start.copy(), field_name, ()) for src in sources]
+            try:
+                for key, record in heapq.merge(*readers, key=lambda kr: (kr[0], kr[1]["id"])):
+                    if record["id"] in emitted or not self._take(record, key, cursor):
                         continue
-                    key = normalize(key)
-                    if cursor.ts is not None and key < cursor.ts:
-                        self.stats.out_of_order += 1
-                        yield record  # the API did not sort: pass it on, keep the cursor
-                        continue
-                    if cursor.seen(key, record["id"]):
-                        continue
-                    if cursor.ts != key:
-                        progressed = True
-                    cursor.advance(key, record["id"])
+                    if len(emitted) < DEDUPE_LIMIT:
+                        emitted.add(record["id"])
                     yield record
-                nxt = (body.get("links") or {}).get("next")
-                if (
-                    not data
-                    or (total is not None and page * self.page_size >= total)
-                    or (total is None and not nxt)
-                ):
-                    return
-                if page >= self.max_pages or not nxt:
-                    break
-                page += 1
-            self.stats.restarts += 1
-            if not progressed and cursor.ts is not None and cursor.ts == start:
-                yield from on_stuck(cursor)
+                return
+            except Untrusted as exc:
+                self._fall_back(exc.source == ARCHIVE, field_name, exc.what, str(exc))
+                cursor.set_to(start)  # read again; what was emitted is skipped
 
-    # ------------------------------------------------------------- ties, merge
-    def _ties(self, archive: bool) -> Callable[[Cursor], Iterator[dict[str, Any]]]:
-        def read_tie(cursor: Cursor) -> Iterator[dict[str, Any]]:
-            stamp = cursor.ts
-            assert stamp is not None
-            self.stats.tie_splits += 1
-            self.logger.info(
-                "%s: more than one query's worth of records share updatedAt %s; "
-                "reading it by createdAt",
-                self.context,
-                stamp,
+    def _one(
+        self, src: Source, cursor: Cursor, field_name: str, base: tuple[dict[str, Any], ...]
+    ) -> Iterator[Keyed]:
+        """One endpoint's records of ``[src.lo, src.hi)`` after ``cursor``, ascending."""
+        if src.lo is not None:
+            cursor.move_to(src.lo)
+        mode = self.mode(src.archive, field_name)
+        try:
+            if mode == "keyset":
+                yield from self._keyset(src, cursor, field_name, base)
+            elif mode == "pieces":
+                yield from self._pieces(src, cursor, field_name, base)
+            else:
+                yield from self._whole(src, cursor, field_name)
+        except QueryRefused as exc:
+            raise self._blame(src, Untrusted("refused", str(exc))) from None
+        except TooBig as exc:
+            raise self._blame(src, Untrusted("too big", str(exc))) from None
+        except Untrusted as exc:
+            raise self._blame(src, exc) from None
+
+    @staticmethod
+    def _blame(src: Source, exc: Untrusted) -> Untrusted:
+        if not exc.source:
+            exc.source = ARCHIVE if src.archive else STANDARD
+        return exc
+
+    def _fall_back(self, archive: bool, field_name: str, what: str, detail: str) -> None:
+        """Move an endpoint to its next way of reading, or stop the run saying why."""
+        mode = self.mode(archive, field_name)
+        ways = [w for w in WAYS if w != "list" or (self.list_path and not archive)]
+        later = ways[ways.index(mode) + 1 :] if mode in ways else []
+        if what == "filter":  # the time filter itself is not applied: pieces need it
+            later = [w for w in later if w != "pieces"]
+        where = ARCHIVE if archive else STANDARD
+        if not later:
+            msg = (
+                f"{self.context}: {where} search cannot be read completely ({what}: {detail}); "
+                "no documented way is left"
             )
-            attr = f"{self.prefix}_updated_at"
-            base = [{attr: {"gte": stamp}}, {attr: {"lte": stamp}}]
-            sub = Cursor()
-            for record in self.keyset(
-                archive=archive,
-                field_name="created_at",
-                attr_name="createdAt",
-                base=base,
-                upper=None,
-                cursor=sub,
-                on_stuck=self._give_up(stamp),
-            ):
-                key = normalize(record["attributes"]["updatedAt"])
-                if key != stamp or cursor.seen(key, record["id"]):
-                    continue
-                cursor.advance(key, record["id"])
-                yield record
-            cursor.done = True
+            raise FatalAPIError(msg)
+        self.modes[self._key_of(archive, field_name)] = later[0]
+        if what == "order":
+            self.stats.out_of_order += 1
+        self.stats.fallbacks.append(f"{where}:{field_name} {mode} -> {later[0]} ({what})")
+        self.logger.warning(
+            "%s: %s search, %s reading %s (%s); reading it %s",
+            self.kind,
+            where,
+            mode,
+            "refused" if what == "refused" else "not trusted",
+            detail,
+            {
+                "pieces": "by time pieces without a sort, ordered here",
+                "scan": "whole, without a time filter, filtered and ordered here",
+                "list": f"from GET {self.list_path} pages, filtered here",
+            }[later[0]],
+        )
 
-        return read_tie
+    # ------------------------------------------------------------------- keyset
+    def _keyset(
+        self, src: Source, cursor: Cursor, field_name: str, base: tuple[dict[str, Any], ...]
+    ) -> Iterator[Keyed]:
+        attr, name = self._attr(field_name), ATTRIBUTES[field_name]
+        first_total: int | None = None
+        observed: set[str] | None = None
+        first = True
+        while True:
+            lo, lo_done = cursor.ts, cursor.done
+            body = self._body([*base, *self._bounds(attr, lo, lo_done, src.hi)], attr)
+            query = self.pager.query(archive=src.archive, body=body)
+            progressed, previous = False, None
+            for page in query:
+                if first and page.number == 1:
+                    # a count capped by the server only under-counts: reading fewer than it
+                    # says is proof of a loss, whatever the count is
+                    first_total = query.total if (query.total or 0) <= DEDUPE_LIMIT else None
+                    observed = set() if first_total else None
+                for record in page.records:
+                    key = self._key(record, name)
+                    if key is None:
+                        continue
+                    if self._outside(key, lo, lo_done, src.hi):
+                        msg = f"{name} {key} outside the filter [{lo}, {src.hi})"
+                        raise Untrusted("filter", msg)
+                    if previous is not None and key < previous:
+                        raise Untrusted("order", f"{name} {key} came after {previous}")
+                    previous = key
+                    if observed is not None:
+                        observed.add(record["id"])
+                        if first_total is not None and len(observed) >= first_total:
+                            observed = None  # the count is reached: nothing left to check
+                    if self._take(record, key, cursor):
+                        progressed = progressed or key != lo
+                        yield key, record
+            first = False
+            if query.ending is not After.CAP:
+                if first_total and observed is not None and len(observed) < first_total:
+                    msg = f"the query counted {first_total}, its pages held {len(observed)}"
+                    raise Untrusted("count", msg)
+                return
+            self.stats.restarts += 1
+            if not progressed and cursor.ts == lo and lo is not None:
+                yield from self._instant(src, cursor, field_name, base, observed)
 
-    def _give_up(self, stamp: str) -> Callable[[Cursor], Iterator[dict[str, Any]]]:
-        def give_up(sub: Cursor) -> Iterator[dict[str, Any]]:
+    def _instant(
+        self,
+        src: Source,
+        cursor: Cursor,
+        field_name: str,
+        base: tuple[dict[str, Any], ...],
+        observed: set[str] | None = None,
+    ) -> Iterator[Keyed]:
+        """Every record at ``cursor.ts`` (more than a query's worth), read by ``createdAt``.
+
+        ``observed`` (the keyset's count check) gets every id the instant holds.
+        """
+        stamp = cursor.ts
+        assert stamp is not None
+        if field_name != "updated_at":
             self.stats.unreachable += 1
             self.logger.error(
-                "%s: more than %d records share updatedAt %s and createdAt %s; search cannot page "
-                "past them, the rest of that instant is skipped",
+                "%s: more than %d records share %s %s; search cannot page past them, the "
+                "rest of that instant is skipped",
                 self.context,
-                self.max_pages * self.page_size,
+                self.pager.cap_records,
+                ATTRIBUTES[field_name],
                 stamp,
-                sub.ts,
             )
-            sub.done = True
-            return iter(())
-
-        return give_up
-
-    def read(
-        self, cursor: Cursor, upper: str, *, archive: bool, standard: bool
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every record with ``updatedAt`` in ``(cursor, upper)`` ascending.
-
-        ``cursor`` advances as records are yielded; ``archive`` / ``standard`` choose the
-        endpoints to merge.
-        """
-        sources = [flag for flag, wanted in ((True, archive), (False, standard)) if wanted]
-        streams = [
-            self.keyset(
-                archive=flag,
-                field_name="updated_at",
-                attr_name="updatedAt",
-                base=[],
-                upper=upper,
-                cursor=cursor.copy(),
-                on_stuck=self._ties(flag),
-            )
-            for flag in sources
-        ]
-        merged = heapq.merge(*streams, key=lambda r: normalize(r["attributes"]["updatedAt"]))
-        for record in merged:
+            cursor.finish_instant()
+            return
+        self.stats.tie_splits += 1
+        self.logger.info(
+            "%s: more than one query's worth of records share updatedAt %s; reading it by "
+            "createdAt",
+            self.context,
+            stamp,
+        )
+        attr = self._attr("updated_at")
+        pinned = (*base, {attr: {"gte": stamp}}, {attr: {"lte": stamp}})
+        sub, whole = Cursor(), Source(src.archive, None, FAR_FUTURE)
+        if self.mode(src.archive, "updated_at") == "keyset":
+            found = self._keyset(whole, sub, "created_at", pinned)
+        else:
+            found = self._pieces(whole, sub, "created_at", pinned)
+        for _, record in found:
             key = normalize(record["attributes"]["updatedAt"])
-            if cursor.ts is not None and key < cursor.ts:
-                yield record
+            if key != stamp:
                 continue
-            if cursor.seen(key, record["id"]):
+            if observed is not None:
+                observed.add(record["id"])
+            if self._take(record, key, cursor):
+                yield key, record
+        cursor.finish_instant()
+
+    # ------------------------------------------------------------------- pieces
+    def _pieces(
+        self, src: Source, cursor: Cursor, field_name: str, base: tuple[dict[str, Any], ...]
+    ) -> Iterator[Keyed]:
+        """Read ``[cursor, src.hi)`` as consecutive time pieces, each whole in one query."""
+        span_key = f"{src.archive}:{field_name}:{bool(base)}"
+        hi_ms = to_ms(src.hi)
+        while True:
+            lo, lo_done = cursor.ts or EPOCH, cursor.done
+            lo_ms = to_ms(lo)
+            if lo_ms >= hi_ms:
+                return
+            span = self._spans.get(span_key)
+            end_ms = hi_ms if span is None else min(hi_ms, lo_ms + span)
+            if lo_ms >= self._future_ms:  # nothing is stamped in the future: one query
+                end_ms = hi_ms
+            elif end_ms > self._future_ms:
+                end_ms = self._future_ms
+            while True:
+                bounds = _Bounds(lo, lo_done, from_ms(end_ms))
+                fetched = self._fetch(src.archive, bounds, field_name, base)
+                if not fetched.overflow:
+                    break
+                self.stats.overflows += 1
+                if end_ms - lo_ms <= 1:
+                    break  # one millisecond holds more than a query
+                # size from the lowest timestamp seen (nothing is known between lo and it)
+                base_ms = max(lo_ms, to_ms(fetched.lowest)) if fetched.lowest else lo_ms
+                if fetched.one_instant:  # a query's worth at one instant: up to it, then it
+                    end_ms = base_ms if base_ms > lo_ms else lo_ms + 1
+                elif end_ms - base_ms > 1:
+                    cap = self.pager.cap_records
+                    end_ms = base_ms + pieces.shrink(end_ms - base_ms, fetched.reported, cap)
+                else:
+                    end_ms = base_ms if base_ms > lo_ms else lo_ms + 1
+            self.stats.pieces += 1
+            if fetched.overflow:  # more than a query at one millisecond: read it on its own
+                cursor.move_to(lo)
+                if not cursor.done:
+                    yield from self._instant(src, cursor, field_name, base)
+            else:
+                ordered = sorted(fetched.records.values(), key=lambda kr: (kr[0], kr[1]["id"]))
+                for key, record in ordered:
+                    if self._take(record, key, cursor):
+                        yield key, record
+                self._spans[span_key] = pieces.next_span(
+                    end_ms - lo_ms, len(fetched.records), self.pager.cap_records
+                )
+            cursor.move_to(from_ms(end_ms))
+
+    def _fetch(
+        self, archive: bool, bounds: _Bounds, field_name: str, base: tuple[dict[str, Any], ...]
+    ) -> _Fetched:
+        """Every record of the piece, or ``overflow``; a short count is read once more."""
+        attr, name = self._attr(field_name), ATTRIBUTES[field_name]
+        criteria = self._bounds(attr, bounds.lo, bounds.lo_done, bounds.end)
+        body = self._body([*base, *criteria], None)
+        for attempt in (1, 2):
+            got = _Fetched()
+            query = self.pager.query(archive=archive, body=body)
+            for page in query:
+                for record in page.records:
+                    key = self._key(record, name)
+                    if key is None:
+                        continue
+                    if self._outside(key, bounds.lo, bounds.lo_done, bounds.end):
+                        msg = f"{name} {key} outside the filter [{bounds.lo}, {bounds.end})"
+                        raise Untrusted("filter", msg)
+                    got.records[record["id"]] = (key, record)
+                    if got.lowest is None or key < got.lowest:
+                        got.lowest = key
+                if page.number == 1 and self._more_than_a_query(query.total):
+                    query.ending = After.CAP  # counted past the cap: no use reading it out
+                    break
+            if not query.complete:
+                keys = {key for key, _ in got.records.values()}
+                return _Fetched(
+                    overflow=True,
+                    reported=query.total,
+                    lowest=got.lowest,
+                    one_instant=len(keys) == 1 and len(got.records) > 1,
+                )
+            total = query.total  # a capped count only under-counts: fewer read is a loss
+            if total is None or len(got.records) >= total:
+                return got
+            if attempt == 1:  # records moved while paging (an update shifts the pages)
+                self.stats.rereads += 1
                 continue
-            cursor.advance(key, record["id"])
-            yield record
+            self.logger.warning(
+                "%s: the API counted %d records in [%s, %s) but its pages held %d",
+                self.context,
+                total,
+                bounds.lo,
+                bounds.end,
+                len(got.records),
+            )
+        return got
+
+    # ---------------------------------------------------------------- whole reads
+    def _whole(self, src: Source, cursor: Cursor, field_name: str) -> Iterator[Keyed]:
+        """Scan or list mode: the whole context, filtered to the window and ordered here."""
+        name = ATTRIBUTES[field_name]
+        chosen = []
+        for record in self._everything(src.archive, field_name):
+            key = self._key(record, name)
+            if key is not None and key < src.hi:
+                chosen.append((key, record))
+        for key, record in sorted(chosen, key=lambda kr: (kr[0], kr[1]["id"])):
+            if self._take(record, key, cursor):
+                yield key, record
+
+    def _everything(self, archive: bool, field_name: str) -> list[dict[str, Any]]:
+        """Every object of the context (scan: one query; list: GET pages), once per run."""
+        listing = self.mode(archive, field_name) == "list"
+        key = f"{ARCHIVE if archive else STANDARD}:{'list' if listing else 'scan'}"
+        if key not in self._cache:
+            self._cache[key] = self._list_all() if listing else self._scan_all(archive)
+        return self._cache[key]
+
+    def _scan_all(self, archive: bool) -> list[dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        query = self.pager.query(archive=archive, body=self._body([], None))
+        for page in query:
+            if page.number == 1 and self._more_than_a_query(query.total):
+                query.ending = After.CAP
+                break
+            for record in page.records:
+                if record.get("id"):
+                    found[record["id"]] = record
+        if not query.complete:
+            msg = f"more {self.context} objects than one query returns ({self.pager.cap_records})"
+            raise TooBig(msg)
+        return list(found.values())
+
+    def _list_all(self) -> list[dict[str, Any]]:
+        assert self.list_path is not None
+        self.logger.warning(
+            "%s: reading every page of GET %s (it lists live objects only: deletions are not "
+            "seen this way)",
+            self.context,
+            self.list_path,
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for page in self.client.get_pages(self.list_path, {"pageSize": 100}, kind=self.kind):
+            for record in page:
+                if isinstance(record, dict) and record.get("id"):
+                    found[record["id"]] = record
+        return list(found.values())

@@ -2,7 +2,8 @@
 
 * Search streams (companies, customers, conversations, messages, notes, one per Klass):
   incremental on ``updated_at``, read by :class:`~tap_kustomer.search.WindowReader` from the
-  standard and archive searches, resumable from the cursor kept in STATE.
+  standard and archive searches, resumable from the cursor kept in STATE, with the way each
+  search proved readable (``kustomer_modes``) kept there too.
 * Notes older than the search window (archive search has no notes) come from
   ``GET /v1/conversations/{id}/notes`` for the conversations created before the window.
 * Reference streams (users, teams, tags, klasses) and the custom-attribute metadata are read
@@ -13,7 +14,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,7 +22,8 @@ from singer_sdk import RESTStream
 
 from tap_kustomer import schemas
 from tap_kustomer.client import KustomerClient, KustomerForbiddenError, KustomerNotFoundError
-from tap_kustomer.search import Cursor, WindowReader, iso, normalize
+from tap_kustomer.cursor import Cursor, iso, normalize
+from tap_kustomer.search import Source, WindowReader, plan_sources
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -57,6 +58,13 @@ class KustomerStream(RESTStream):
     def url_base(self) -> str:
         """The API origin."""
         return self.client.base_url
+
+    def apply_catalog(self, catalog: Any) -> None:
+        """The SDK's, then the catalog's schema as given (``tap_kustomer.catalog``)."""
+        super().apply_catalog(catalog)
+        raw = self.kustomer_tap.input_schemas.get(self.name)
+        if raw is not None and catalog.get_stream(self.name) is not None:
+            self._input_schema = raw
 
     @property
     def client(self) -> KustomerClient:
@@ -101,6 +109,8 @@ class SearchStream(KustomerStream):
     query_context: ClassVar[str] = ""
     attr_prefix: ClassVar[str] = ""
     in_archive: ClassVar[bool] = True
+    #: GET list read when search can neither filter nor hold the whole context (companies)
+    list_path: ClassVar[str | None] = None
 
     def __init__(
         self, tap: TapKustomer, *, schema: dict[str, Any] | None = None, name: str | None = None
@@ -108,7 +118,15 @@ class SearchStream(KustomerStream):
         super().__init__(tap, schema=schema, name=name)
         self.reader: WindowReader | None = None
 
-    def new_reader(self, context: str, prefix: str, kind: str) -> WindowReader:
+    def new_reader(
+        self,
+        context: str,
+        prefix: str,
+        kind: str,
+        *,
+        modes: dict[str, str] | None = None,
+        list_path: str | None = None,
+    ) -> WindowReader:
         """A window reader with the run's settings."""
         cfg = self.config
         return WindowReader(
@@ -121,6 +139,8 @@ class SearchStream(KustomerStream):
             include_deleted=bool(cfg.get("include_deleted", True)),
             logger=self.logger,
             kind=kind,
+            modes=modes,
+            list_path=list_path,
         )
 
     def edges(self) -> tuple[str, str]:
@@ -163,10 +183,18 @@ class SearchStream(KustomerStream):
     ) -> Iterator[dict[str, Any]]:
         """Search phase: standard and (when the window reaches back far enough) archive."""
         archive_edge, standard_edge = self.edges()
-        self.reader = reader = self.new_reader(self.query_context, self.attr_prefix, self.name)
-        use_archive = self.in_archive and (cursor.ts is None or cursor.ts < archive_edge)
-        use_standard = upper > standard_edge
-        for record in reader.read(cursor, upper, archive=use_archive, standard=use_standard):
+        modes = state.setdefault("kustomer_modes", {})
+        self.reader = reader = self.new_reader(
+            self.query_context, self.attr_prefix, self.name, modes=modes, list_path=self.list_path
+        )
+        sources = plan_sources(
+            cursor.ts,
+            upper,
+            archive_edge=archive_edge,
+            standard_edge=standard_edge,
+            in_archive=self.in_archive,
+        )
+        for record in reader.read(cursor, sources):
             state["kustomer_cursor"] = cursor.to_state()
             yield record
 
@@ -175,15 +203,18 @@ class SearchStream(KustomerStream):
         if self.reader is not None:
             s = self.reader.stats
             self.logger.info(
-                "%s: %d search queries, %d pages, %d cap restarts, %d tie splits, %d unreachable, "
-                "%d out of order",
+                "%s: %d search queries, %d pages, %d cap restarts, %d time pieces (%d too big), "
+                "%d tie splits, %d unreachable, %d refused, ways of reading %s",
                 self.name,
                 s.queries,
                 s.pages,
                 s.restarts,
+                s.pieces,
+                s.overflows,
                 s.tie_splits,
                 s.unreachable,
-                s.out_of_order,
+                s.refused_queries,
+                self.reader.modes or "keyset",
             )
         self.logger.info(self.client.summary())
 
@@ -194,6 +225,7 @@ class CompaniesStream(SearchStream):
     name = "companies"
     query_context = "company"
     attr_prefix = "company"
+    list_path = "/v1/companies"
     flat_ids: ClassVar[dict[str, tuple[str, ...]]] = {"parent_company_id": ("parent",)}
 
 
@@ -270,54 +302,37 @@ class NotesStream(SearchStream):
     def fan_out(self, lower: Cursor, edge: str, state: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Notes updated in ``[lower, edge)`` from every conversation created before ``edge``."""
         conv_cursor = Cursor.from_state(state.get("kustomer_fanout")) or Cursor()
-        state["kustomer_fanout"] = conv_cursor.to_state()
-        reader = self.new_reader("conversation", "conversation", "notes_fanout_conversations")
+        state["kustomer_fanout"] = conv_cursor.copy().to_state()
+        reader = self.new_reader(
+            "conversation",
+            "conversation",
+            "notes_fanout_conversations",
+            modes=state.setdefault("kustomer_fanout_modes", {}),
+        )
         self.fanout_reader = reader
         page_size = int(self.config.get("list_page_size", 100))
-
-        def stuck(sub: Cursor) -> Iterator[dict[str, Any]]:
-            reader.stats.unreachable += 1
-            self.logger.error("notes: too many conversations created at %s to page through", sub.ts)
-            sub.done = True
-            return iter(())
-
-        sources = [
-            reader.keyset(
-                archive=flag,
-                field_name="created_at",
-                attr_name="createdAt",
-                base=[],
-                upper=edge,
-                cursor=conv_cursor.copy(),
-                on_stuck=stuck,
-            )
-            for flag in (True, False)
-        ]
-        conversations = heapq.merge(*sources, key=lambda r: normalize(r["attributes"]["createdAt"]))
+        # conversations by createdAt, both searches over the whole range (age is by updatedAt)
+        sources = [Source(True, None, edge), Source(False, None, edge)]
         count = 0
-        for conversation in conversations:
-            created = normalize(conversation["attributes"]["createdAt"])
-            if conv_cursor.seen(created, conversation["id"]):
-                continue
-            if (conversation.get("attributes") or {}).get("noteCount") == 0:
-                conv_cursor.advance(created, conversation["id"])  # nothing to read
-                continue
-            for page in self.client.get_pages(
-                f"/v1/conversations/{conversation['id']}/notes",
-                {"pageSize": page_size},
-                kind="notes_by_conversation",
-            ):
-                for note in page:
-                    updated = (note.get("attributes") or {}).get("updatedAt")
-                    if not updated:
-                        continue
-                    updated = normalize(updated)
-                    if updated >= edge or lower.seen(updated, note["id"]):
-                        continue
-                    yield note
-            conv_cursor.advance(created, conversation["id"])
-            state["kustomer_fanout"] = conv_cursor.to_state()
-            count += 1
+        for conversation in reader.read(conv_cursor, sources, field_name="created_at"):
+            if (conversation.get("attributes") or {}).get("noteCount") != 0:
+                for page in self.client.get_pages(
+                    f"/v1/conversations/{conversation['id']}/notes",
+                    {"pageSize": page_size},
+                    kind="notes_by_conversation",
+                ):
+                    for note in page:
+                        updated = (note.get("attributes") or {}).get("updatedAt")
+                        if not updated:
+                            continue
+                        updated = normalize(updated)
+                        if updated >= edge or lower.seen(updated, note["id"]):
+                            continue
+                        yield note
+                count += 1
+            # a copy: the reader has moved its cursor past this conversation before its notes
+            # were read, and STATE written during them must not say so
+            state["kustomer_fanout"] = conv_cursor.copy().to_state()
         self.logger.info("notes: read the notes of %d conversations created before %s", count, edge)
 
 
@@ -332,7 +347,8 @@ class KObjectStream(SearchStream):
     def __init__(self, tap: TapKustomer, *, klass: str, schema: dict[str, Any]) -> None:
         self.klass = klass
         self.query_context = f"kobject_{klass}"  # type: ignore[misc]
-        self.attr_prefix = f"kobject_{klass}"  # type: ignore[misc]
+        # the documented attribute names (kobject_updated_at), in a kobject_<klass> context
+        self.attr_prefix = "kobject"  # type: ignore[misc]
         super().__init__(tap, schema=schema, name=kobject_stream_name(klass))
 
     def post_process(
@@ -353,31 +369,47 @@ def kobject_stream_name(klass: str) -> str:
 
 
 class ReferenceStream(KustomerStream):
-    """A full-table GET list, one pass per parameter set, each id once."""
+    """A full-table GET list, one pass per parameter set, each id once.
+
+    ``optional`` lists (users, teams, tags: a key may lack the role, a plan the feature) are
+    skipped with a warning on a 403 or 404, as Klasses and metadata are; the other streams
+    of the run go on.
+    """
 
     list_path: ClassVar[str] = ""
     page_size: ClassVar[int] = 100
     passes: ClassVar[list[dict[str, Any]]] = [{}]
+    optional: ClassVar[bool] = False
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:  # noqa: ARG002
         """Every page of every pass."""
         seen: set[str] = set()
         for params in self.passes:
-            for page in self.client.get_pages(
-                self.list_path, {"pageSize": self.page_size, **params}, kind=self.name
-            ):
-                for row in page:
-                    if row.get("id") and row["id"] not in seen:
-                        seen.add(row["id"])
-                        yield row
+            try:
+                for page in self.client.get_pages(
+                    self.list_path, {"pageSize": self.page_size, **params}, kind=self.name
+                ):
+                    for row in page:
+                        if row.get("id") and row["id"] not in seen:
+                            seen.add(row["id"])
+                            yield row
+            except (KustomerForbiddenError, KustomerNotFoundError) as exc:
+                if not self.optional:
+                    raise
+                self.logger.warning(
+                    "%s not readable (%s); stream skipped, the others go on", self.name, exc
+                )
+                return
 
 
 class UsersStream(ReferenceStream):
-    """Users (agents and machine users)."""
+    """Users (agents and machine users), deactivated ones included (conversations keep them)."""
 
     name = "users"
     list_path = "/v1/users"
     page_size = 500
+    optional = True
+    passes: ClassVar[list[dict[str, Any]]] = [{"deleted": "false"}, {"deleted": "true"}]
     schema = schemas.reference_schema(
         {
             "name": schemas.STR,
@@ -395,6 +427,7 @@ class TeamsStream(ReferenceStream):
     name = "teams"
     list_path = "/v1/teams"
     page_size = 500
+    optional = True
     schema = schemas.reference_schema(
         {
             "name": schemas.STR,
@@ -409,6 +442,7 @@ class TagsStream(ReferenceStream):
 
     name = "tags"
     list_path = "/v1/tags"
+    optional = True
     passes: ClassVar[list[dict[str, Any]]] = [{"deleted": "false"}, {"deleted": "true"}]
     schema = schemas.reference_schema({"name": schemas.STR, "color": schemas.STR})
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from functools import cached_property
 from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers._util import utc_now
 
 from tap_kustomer import schemas, streams
-from tap_kustomer.client import KustomerClient, KustomerForbiddenError, KustomerNotFoundError
-from tap_kustomer.search import iso, normalize
+from tap_kustomer.catalog import raw_schemas
+from tap_kustomer.client import (
+    KustomerClient,
+    KustomerForbiddenError,
+    KustomerNotFoundError,
+    resolve_base_url,
+)
+from tap_kustomer.config import config_errors
+from tap_kustomer.cursor import iso, normalize
 
 STANDARD_RESOURCES = ("customer", "company", "conversation", "message")
 
@@ -23,6 +33,11 @@ class TapKustomer(Tap):
     name = "tap-kustomer"
     package_name = "csm-connectors-tap-kustomer"  # its version, for --about and logs
     dynamic_catalog = True
+
+    def __init__(self, *, catalog: Any = None, **kwargs: Any) -> None:
+        # the catalog's schemas as given, before the SDK drops the keywords it does not know
+        self.input_schemas = raw_schemas(catalog)
+        super().__init__(catalog=catalog, **kwargs)
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -73,14 +88,15 @@ class TapKustomer(Tap):
         ),
         th.Property(
             "page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=500),
             default=500,
             title="Search page size",
-            description="pageSize for search and archive search (API maximum 500).",
+            description="pageSize for search and archive search (1 to 500, the API maximum; "
+            "a server serving smaller pages is paged at its own size).",
         ),
         th.Property(
             "list_page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=100),
             default=100,
             title="List page size",
             description="pageSize for per-conversation notes and other GET lists (maximum 100).",
@@ -179,6 +195,49 @@ class TapKustomer(Tap):
             description="Klass names to extract as KObject streams (default: every Klass).",
         ),
     ).to_dict()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's validation, worded without secrets, plus the host settings.
+
+        Raises:
+            ConfigValidationError: ``raise_errors`` and something is wrong (one line each).
+        """
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors = config_errors(self._config, schema, resolve_base_url)
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
+        if errors:
+            self.logger.warning("Config validation failed: %s", "; ".join(errors))
+        return errors
+
+    # ------------------------------------------------- schemas kept whole (tap_kustomer.catalog)
+    def raw_schema(self, name: str) -> dict[str, Any] | None:
+        """A stream's schema as the input catalog has it, else as the stream builds it."""
+        if name in self.input_schemas:
+            return self.input_schemas[name]
+        stream = (self._streams or {}).get(name)
+        return stream.schema if stream is not None else None
+
+    @property
+    def catalog_dict(self) -> dict[str, Any]:
+        """The discovered catalog with each stream's own schema (``x-link`` and all)."""
+        out = super().catalog_dict
+        for entry in out.get("streams", []):
+            stream = self.streams.get(entry.get("tap_stream_id"))
+            if stream is not None:
+                entry["schema"] = copy.deepcopy(stream.schema)
+        return out
+
+    def setup_mapper(self) -> None:
+        """The SDK's stream maps, registered again from the schemas kept whole."""
+        super().setup_mapper()
+        for entry in self.catalog.streams:
+            name = entry.stream or entry.tap_stream_id
+            raw = self.raw_schema(entry.tap_stream_id)
+            if raw is not None:
+                selected = get_selected_schema(name, raw, entry.metadata.resolve_selection())
+                self.mapper.register_raw_stream_schema(name, selected, entry.key_properties)
 
     # ------------------------------------------------------------------ shared
     @cached_property
@@ -319,9 +378,8 @@ class TapKustomer(Tap):
             return selection is None or selection.get(name, False)
 
         def schema(name: str, resource: str, flat_ids: list[str], kind: str = "") -> dict[str, Any]:
-            entry = catalog.get_stream(name) if catalog is not None else None
-            if entry is not None and entry.schema is not None:
-                return entry.schema.to_dict()
+            if catalog is not None and name in self.input_schemas:
+                return copy.deepcopy(self.input_schemas[name])
             # not in the catalog: typed from the metadata, read only if the stream runs
             props = self.metadata_for(resource) if selected(name) else None
             return schemas.record_schema(

@@ -1,4 +1,4 @@
-"""Fixtures for tap-kustomer and the Kustomer sandbox."""
+"""Fixtures for tap-kustomer and the Kustomer sandbox (and the e2e Meltano project's)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+# the Meltano project of tests/e2e, for this folder's `meltano run` tests
+from tests.e2e.conftest import flow_factory, meltano_project  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -70,12 +70,20 @@ def run_tap(
     streams: list[str] | None = None,
     stop_after: int | None = None,
     catalog: dict[str, Any] | None = None,
+    validate_config: bool = True,
 ) -> Run:
     """Sync in-process; ``streams`` selects; ``stop_after`` kills the run after N records.
 
-    ``catalog`` is passed as ``--catalog`` would be (a sync under Meltano).
+    ``catalog`` is passed as ``--catalog`` would be (a sync under Meltano);
+    ``validate_config=False`` lets a test give a setting the schema refuses.
     """
-    tap = TapKustomer(config=config, state=state, catalog=catalog, setup_mapper=True)
+    tap = TapKustomer(
+        config=config,
+        state=state,
+        catalog=catalog,
+        setup_mapper=True,
+        validate_config=validate_config,
+    )
     if streams is not None:
         for name, stream in tap.streams.items():
             stream.selected = name in streams
@@ -120,3 +128,33 @@ def select(catalog: dict[str, Any], streams: list[str]) -> dict[str, Any]:
             if meta["breadcrumb"] == []:
                 meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
     return out
+
+
+def put(app: Any, kind: str, stamps: list[tuple[str, str]], **attributes: Any) -> list[str]:
+    """Store bare objects of ``kind`` with these (updatedAt, createdAt); return their ids."""
+    from sandbox.kustomer.store import collection
+
+    ids = []
+    with app.lock:
+        for updated, created in stamps:
+            oid = app.store.new_id(kind)
+            app.store.add(
+                kind,
+                {
+                    "type": kind,
+                    "id": oid,
+                    "attributes": {
+                        "createdAt": created,
+                        "updatedAt": updated,
+                        "modifiedAt": updated,
+                        "rev": 1,
+                        "deleted": False,
+                        "name": f"{kind} {oid}",
+                        **attributes,
+                    },
+                    "relationships": {},
+                    "links": {"self": f"/v1/{collection(kind)}/{oid}"},
+                },
+            )
+            ids.append(oid)
+    return ids

@@ -27,7 +27,7 @@ SEED = {
 #: metadata resources: 4 standard objects + one per Klass (order, subscription)
 RESOURCES = 6
 #: requests of an every-stream run that do not depend on what changed
-FIXED = {"klasses": 3, "metadata": RESOURCES, "tags": 2, "teams": 1, "users": 1}
+FIXED = {"klasses": 3, "metadata": RESOURCES, "tags": 2, "teams": 1, "users": 2}
 SEARCH_STREAMS = (
     "companies",
     "customers",

@@ -159,7 +159,7 @@ def test_search_hides_deleted_unless_include_deleted(kustomer):
         ({"queryContext": "customer", "sort": [{"customer_name": "asc"}] * 6}, "at most 5"),
         (
             {"queryContext": "customer", "and": [{"customer_shoe_size": {"equals": 1}}]},
-            "Unknown search attribute",
+            "not filterable",
         ),
         (
             {"queryContext": "customer", "and": [{"customer_updated_at": {"near": 1}}]},
@@ -227,10 +227,110 @@ def test_archive_search_has_no_notes_and_a_short_attribute_list(kustomer):
     assert search(sb.url, ok, path=archive).status_code == 200
 
 
-def test_strict_sort_knob_limits_standard_sorts_to_the_documented_list(kustomer):
-    sb = kustomer(seed={"customers": 5}, strict_sort=True)
-    assert search(sb.url, updated_window("customer")).status_code == 200
-    assert search(sb.url, updated_window("message")).status_code == 400
+def test_undocumented_sorts_are_refused_by_default_ignored_or_served_by_knob(kustomer):
+    sb = kustomer(seed={"customers": 5, "old_fraction": 0})
+    assert search(sb.url, updated_window("customer")).status_code == 200  # documented
+    refused = search(sb.url, updated_window("message"))
+    assert refused.status_code == 400
+    assert "message_updated_at" in refused.json()["errors"][0]["title"]
+    sb.knobs(undocumented_sorts="ignore")
+    ignored = search(sb.url, updated_window("message"), pageSize=500).json()["data"]
+    assert [m["id"] for m in ignored] == sorted(m["id"] for m in ignored)  # index (id) order
+    stamps = [m["attributes"]["updatedAt"] for m in ignored]
+    assert stamps != sorted(stamps)
+    sb.knobs(undocumented_sorts="serve")
+    served = search(sb.url, updated_window("message"), pageSize=500).json()["data"]
+    assert [m["attributes"]["updatedAt"] for m in served] == sorted(stamps)
+
+
+def test_undocumented_filters_are_refused_by_default_ignored_or_served_by_knob(kustomer):
+    sb = kustomer(seed={"customers": 10, "companies": 20, "old_fraction": 0})
+    stamps = sorted(c["attributes"]["updatedAt"] for c in sb.state()["objects"]["company"])
+    body = {"queryContext": "company", "and": [{"company_updated_at": {"gte": stamps[10]}}]}
+    refused = search(sb.url, body)
+    assert refused.status_code == 400
+    assert "not filterable" in refused.json()["errors"][0]["title"]
+    sb.knobs(undocumented_filters="ignore")
+    assert search(sb.url, body, pageSize=500).json()["meta"]["total"] == 20
+    sb.knobs(undocumented_filters="serve")
+    assert search(sb.url, body, pageSize=500).json()["meta"]["total"] == 10
+    # documented everywhere: <obj>_updated_at for the others, kobject_updated_at for KObjects
+    sb.knobs(undocumented_filters="refuse")
+    for ctx, attr in (("message", "message_updated_at"), ("kobject_order", "kobject_updated_at")):
+        ok = {"queryContext": ctx, "and": [{attr: {"gte": "2000-01-01"}}]}
+        assert search(sb.url, ok).status_code == 200, ctx
+    per_klass = {
+        "queryContext": "kobject_order",
+        "and": [{"kobject_order_updated_at": {"gte": "2000-01-01"}}],
+    }
+    assert search(sb.url, per_klass).status_code == 400
+
+
+def test_search_pages_are_clamped_and_say_so(kustomer):
+    sb = kustomer(seed={"customers": 30, "old_fraction": 0, "deleted_fraction": 0})
+    assert (
+        search(sb.url, updated_window("customer"), pageSize=1000).json()["meta"]["pageSize"] == 500
+    )
+    sb.knobs(search_page_max=7)
+    first = search(sb.url, updated_window("customer"), pageSize=20).json()
+    assert first["meta"]["pageSize"] == 7
+    assert len(first["data"]) == 7
+    assert first["links"]["next"].endswith("page=2&pageSize=7")
+    second = search(sb.url, updated_window("customer"), page=2, pageSize=20).json()
+    assert second["data"][0]["id"] not in {c["id"] for c in first["data"]}
+
+
+def test_search_total_saturates_at_the_cap(kustomer):
+    sb = kustomer(seed={"customers": 30, "old_fraction": 0, "deleted_fraction": 0})
+    assert search(sb.url, updated_window("customer")).json()["meta"]["total"] == 30
+    sb.knobs(search_total_cap=12)
+    page = search(sb.url, updated_window("customer"), pageSize=10).json()
+    assert page["meta"]["total"] == 12
+    assert page["links"]["next"] is not None
+    third = search(sb.url, updated_window("customer"), page=3, pageSize=10).json()
+    assert len(third["data"]) == 10  # the records are all there, the count is not
+
+
+def test_out_of_order_results_are_the_same_order_on_every_page(kustomer):
+    sb = kustomer(seed={"customers": 60, "old_fraction": 0}, search_out_of_order=0.2)
+    body = updated_window("customer")
+    whole = search(sb.url, body, pageSize=500).json()["data"]
+    stamps = [c["attributes"]["updatedAt"] for c in whole]
+    assert stamps != sorted(stamps)
+    paged = [c for n in (1, 2, 3) for c in search(sb.url, body, page=n, pageSize=20).json()["data"]]
+    assert [c["id"] for c in paged] == [c["id"] for c in whole]
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_unavailable_resources_are_refused(kustomer, status):
+    sb = kustomer(seed={"customers": 2}, unavailable={"users": status, "tags": status})
+    assert get(sb.url, "/v1/users").status_code == status
+    assert get(sb.url, "/v1/tags").json()["errors"][0]["status"] == status
+    assert get(sb.url, "/v1/teams").status_code == 200
+
+
+def test_users_list_deactivated_ones_on_request(kustomer):
+    sb = kustomer(seed={"users": 5, "deactivated_users": 2})
+    live = get(sb.url, "/v1/users").json()["data"]
+    gone = get(sb.url, "/v1/users", deleted="true").json()["data"]
+    assert len(live) == 3
+    assert len(gone) == 2
+    assert all(u["attributes"]["deleted"] for u in gone)
+
+
+def test_links_self_use_the_collection_paths(kustomer):
+    sb = kustomer(seed={"customers": 3, "companies": 2, "klasses": 1})
+    objects = sb.state()["objects"]
+    company = objects["company"][0]
+    assert company["links"]["self"] == f"/v1/companies/{company['id']}"
+    klass = objects["klass"][0]
+    assert klass["links"]["self"] == f"/v1/klasses/{klass['id']}"
+    order = objects["kobject.order"][0]
+    assert order["links"]["self"] == f"/v1/klasses/order/{order['id']}"
+    for kind, table in objects.items():
+        for obj in table:
+            self_link = obj["links"]["self"]
+            assert get(sb.url, self_link).status_code == 200 or kind == "klass", self_link
 
 
 def test_ids_only(kustomer):
@@ -266,18 +366,15 @@ def test_klasses_kobjects_and_metadata(kustomer):
     assert get(sb.url, "/v1/metadata/nothing").status_code == 404
     hit = search(
         sb.url,
-        {
-            "queryContext": "kobject_order",
-            "and": [{"kobject_order_updated_at": {"gte": "2000-01-01"}}],
-            "sort": [{"kobject_order_updated_at": "asc"}],
-        },
+        {"queryContext": "kobject_order", "and": [{"kobject_updated_at": {"gte": "2000-01-01"}}]},
         pageSize=100,
     )
     archived = search(
         sb.url,
         {
             "queryContext": "kobject_order",
-            "and": [{"kobject_order_updated_at": {"gte": "2000-01-01"}}],
+            "and": [{"kobject_updated_at": {"gte": "2000-01-01"}}],
+            "sort": [{"kobject_order_updated_at": "asc"}],
         },
         path="/v1/customers/archive/search",
         pageSize=100,

@@ -17,8 +17,19 @@ Rules served, each with its source:
   ``search_max_hits``) 10,000 hits per query, past which a page is a 400 (§5).
 * ``POST /v1/customers/archive/search``: the objects older than the window, no notes, the
   short filterable and sortable attribute lists (§5).
+* What search does with what the docs do not list (``sandbox.kustomer.search``): knobs
+  ``undocumented_filters`` / ``undocumented_sorts`` = ``refuse`` (400; default) | ``ignore``
+  | ``serve``.
+* Search answers as a search engine may: pages clamped to ``search_page_max`` (500, the
+  documented maximum; ``meta.pageSize`` says the size served), ``meta.total`` saturating at
+  ``search_total_cap`` (10,000, a search engine's default count; 0 = exact), and
+  ``search_out_of_order`` (a fraction of the hits out of the asked order, the same order
+  for every page of a query).
 * GET lists and per-parent lists, single objects, ``/v1/klasses``, ``/v1/klasses/{name}``
-  (KObjects, ``fromDate``), ``/v1/metadata/{resource}``, users, teams, tags (§6).
+  (KObjects, ``fromDate``), ``/v1/metadata/{resource}``, users, teams, tags (§6); users and
+  tags take ``deleted=true|false`` (default: live ones). Knob ``unavailable`` =
+  ``{"users": 403, "tags": 404, ...}`` refuses a resource (a key without the role, a plan
+  without the feature).
 
 Sandbox controls beyond the core ones: ``POST /_sandbox/modify`` changes records as an update
 would (``{"kind": "customer", "count": 3}`` or ``"ids": [...]``, optional ``deleted``,
@@ -27,6 +38,7 @@ would (``{"kind": "customer", "count": 3}`` or ``"ids": [...]``, optional ``dele
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -48,6 +60,7 @@ SEED_DEFAULTS: dict[str, Any] = {
     "messages_per_conversation": 3,
     "notes_per_conversation": 1,
     "users": 4,
+    "deactivated_users": 1,
     "teams": 2,
     "tags": 5,
     "klasses": 2,
@@ -59,6 +72,7 @@ SEED_DEFAULTS: dict[str, Any] = {
     "same_timestamp_customers": 0,
     "same_timestamp_messages": 0,
     "big_conversation_messages": 0,
+    "multiselect_attributes": False,  # True: customers get a multi-select (contactChannelsStr)
     "random_seed": 7,
 }
 #: GET list paths -> stored kind.
@@ -101,8 +115,13 @@ class KustomerApp(SandboxApp):
         "search_max_pages": 100,
         "search_max_hits": 10_000,  # 0: only the page cap applies
         "page_cap_next": "link",  # "link": next points past the cap (then 400); "null"
-        "strict_sort": False,  # True: standard search sorts only on the documented list
         "unstable_ties": False,  # True: equal sort keys come back in a per-query shuffled order
+        "undocumented_filters": "refuse",  # "ignore" | "serve" (see sandbox.kustomer.search)
+        "undocumented_sorts": "refuse",  # "ignore" | "serve"
+        "search_page_max": SEARCH_MAX,  # the server's clamp on a search pageSize
+        "search_total_cap": 10_000,  # meta.total saturates here (0: exact)
+        "search_out_of_order": 0.0,  # share of hits returned out of the asked order
+        "unavailable": {},  # {"users": 403, "teams": 404, "tags": 403, ...}
     }
 
     def __init__(self, *, clock: Clock | None = None, **knobs: Any) -> None:
@@ -256,6 +275,12 @@ class KustomerApp(SandboxApp):
         auth = request.headers.get("Authorization", "")
         if auth != f"Bearer {self.knobs['api_key']}":
             return self.error_response(401, "Unauthorized: missing or invalid API key")
+        resource = request.path.split("/")[2] if request.path.startswith("/v1/") else ""
+        refused = (self.knobs["unavailable"] or {}).get(resource)
+        if refused:
+            status = int(refused)
+            why = "Forbidden: the key lacks the role" if status == 403 else "Not found"
+            return self.error_response(status, f"{why} for /v1/{resource}")
         decision = self.org_limiter.take()
         self.rate_stats["requests"] += 1
         request.environ["kustomer.rate"] = decision
@@ -356,11 +381,14 @@ class KustomerApp(SandboxApp):
         pattern = s.ARCHIVE_CONTEXT if archive else s.SEARCH_CONTEXT
         if not isinstance(context, str) or not pattern.match(context):
             raise ApiError(400, f"Invalid queryContext {context!r}")
-        predicate = s.compile_criteria(body, context, archive=archive)
-        keys = s.compile_sort(
-            body, context, archive=archive, strict=bool(self.knobs["strict_sort"])
+        filters, sorts = self.knobs["undocumented_filters"], self.knobs["undocumented_sorts"]
+        if filters not in s.POLICIES or sorts not in s.POLICIES:
+            raise ApiError(500, f"sandbox knobs: undocumented_* must be one of {s.POLICIES}")
+        predicate = s.compile_criteria(body, context, archive=archive, policy=filters)
+        keys = s.compile_sort(body, context, archive=archive, policy=sorts)
+        page, size = self._page_args(
+            request, max(1, min(SEARCH_MAX, int(self.knobs["search_page_max"])))
         )
-        page, size = self._page_args(request, SEARCH_MAX)
         max_pages = int(self.knobs["search_max_pages"])
         max_hits = int(self.knobs["search_max_hits"])
         if max_hits > 0:
@@ -390,7 +418,14 @@ class KustomerApp(SandboxApp):
             ordered = s.sort_records(hits, keys)
             if self.knobs["unstable_ties"] and keys:
                 ordered = self._shuffle_ties(ordered, keys)
+            ordered = s.displace(
+                ordered,
+                float(self.knobs["search_out_of_order"]),
+                json.dumps([request.path, body], sort_keys=True),
+            )
         total = len(ordered)
+        cap = int(self.knobs["search_total_cap"])
+        reported = min(total, cap) if cap > 0 else total
         start = (page - 1) * size
         chunk = ordered[start : start + size]
         if request.args.get("idsOnly") in ("true", "1"):
@@ -406,8 +441,8 @@ class KustomerApp(SandboxApp):
                 "meta": {
                     "pageSize": size,
                     "page": page,
-                    "total": total,
-                    "totalPages": math.ceil(total / size) if total else 0,
+                    "total": reported,
+                    "totalPages": math.ceil(reported / size) if reported else 0,
                     "aggregations": {},
                 },
                 "data": chunk,
@@ -416,7 +451,9 @@ class KustomerApp(SandboxApp):
                     "first": self._link(request.path, args, 1, size),
                     "prev": self._link(request.path, args, page - 1, size) if page > 1 else None,
                     "next": nxt,
-                    "last": self._link(request.path, args, max(1, math.ceil(total / size)), size),
+                    "last": self._link(
+                        request.path, args, max(1, math.ceil(reported / size)), size
+                    ),
                 },
             }
         )
@@ -483,7 +520,12 @@ class KustomerApp(SandboxApp):
                     "type": "metadata",
                     "id": resource,
                     "attributes": {"properties": props},
-                    "relationships": {"org": {"data": {"type": "org", "id": ORG_ID}}},
+                    "relationships": {
+                        "org": {
+                            "links": {"self": f"/v1/orgs/{ORG_ID}"},
+                            "data": {"type": "org", "id": ORG_ID},
+                        }
+                    },
                     "links": {"self": f"/v1/metadata/{resource}"},
                 }
             }
@@ -524,12 +566,12 @@ class KustomerApp(SandboxApp):
         return json_response({"data": obj})
 
     def on_list(self, request: Request, path: str) -> Response:
-        """GET /v1/<objects>: every non-deleted object, oldest id first (tags: ``deleted``)."""
+        """GET /v1/<objects>: non-deleted objects, oldest id first (users, tags: ``deleted``)."""
         kind = LISTS[path]
         maximum = PEOPLE_MAX if kind in ("user", "team") else LIST_MAX
         with self.lock:
             rows = self.store.all(kind)
-        if kind == "tag" and request.args.get("deleted") == "true":
+        if kind in ("tag", "user") and request.args.get("deleted") == "true":
             rows = [o for o in rows if o["attributes"].get("deleted")]
         else:
             rows = [o for o in rows if not o["attributes"].get("deleted")]

@@ -4,10 +4,24 @@ Criteria look like ``{"customer_updated_at": {"gte": "2024-01-01T00:00:00.000Z"}
 / ``or`` / ``not`` take one criterion or a list of at most 20. The attribute name is
 ``<queryContext object>_<attribute>``; custom attributes are ``<object>_custom_<name>`` and
 ``kobject_custom_<klass>_<name>``.
+
+What the docs list (the OAS search pages, kustomer-api.md §5) is served as documented:
+
+* standard search filters on the "Standard attributes JSON schema" names and custom
+  attributes, and sorts on the customer attributes of its sort list only ("Sorting based on
+  other standard Object attributes is unavailable");
+* archive search filters on its "Filterable attributes" and sorts on its sort list.
+
+Anything else (``company_updated_at`` or ``conversation_updated_at`` sorts on standard search,
+``kobject_<klass>_updated_at``...) follows the knobs ``undocumented_filters`` and
+``undocumented_sorts``: ``refuse`` (400, the default: the strictest reading), ``ignore`` (left
+out silently, as a lenient server would) or ``serve`` (evaluated, as both existing taps
+assume).
 """
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from typing import Any
@@ -35,33 +49,96 @@ ARCHIVE_BODY_KEYS = {"queryContext", "includeDeleted", "timeZone", "and", "or", 
 OPERATORS = {"equals", "contains", "gte", "gt", "lte", "lt", "in", "not_set"}
 MAX_CRITERIA, MAX_SORTS = 20, 5
 
-#: Archive search filters on a short list only (OAS "Filterable attributes").
-ARCHIVE_FILTERABLE = re.compile(
-    r"^(conversation_(id|created_at|updated_at|customer_id|any_text|deleted)"
-    r"|customer_(id|companyId|created_at|updated_at|deleted|any_text_new)"
-    r"|message_(id|created_at|updated_at|conversation_id|any_text)"
-    r"|kobject(_[a-z0-9_]+)?_(id|created_at|updated_at|customer_id|company_id|any_text)"
-    r"|company_(created_at|updated_at))$"
+POLICIES = ("refuse", "ignore", "serve")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: Standard search: the "Standard attributes JSON schema" of the OAS search page.
+STANDARD_FILTERABLE = _words(
+    """
+    any_text customer_any_text customer_name customer_gender customer_presence
+    customer_email customer_shared_email customer_phone customer_shared_phone customer_urls
+    customer_address customer_locale customer_activity_at customer_last_seen_at
+    customer_signed_up_at customer_last_message_sent_at customer_last_message_out_sent_at
+    customer_last_message_unresponded_to_sent_at customer_last_message_at
+    customer_externalId customer_shared_externalId customer_created_at customer_updated_at
+    customer_modified_at customer_created_by customer_modified_by
+    customer_satisfaction_avg_score customer_satisfaction_avg_rating
+    customer_conversations_count customer_status customer_progressive_status
+    customer_active_users customer_watchers customer_tags customer_sentiment
+    customer_social_type customer_social_userid customer_social_username
+    customer_shared_social_type customer_shared_social_userid
+    customer_shared_social_username customer_default_lang customer_imported_at
+    customer_imported company_any_text company_name company_tags company_default_lang
+    company_imported_at company_imported message_any_text message_body message_channel
+    message_size message_direction message_sent_at message_created_at message_updated_at
+    message_created_by message_modified_by message_sentiment message_customer_id
+    message_status message_error_at message_error_title message_external_id
+    message_direction_type message_created_by_teams message_redacted message_redacted_at
+    message_imported_at message_imported message_recipients message_sender message_shortcuts
+    message_subject message_source message_attachment_count message_auto message_lang
+    note_any_text note_body note_created_at note_modified_at note_updated_at note_created_by
+    note_modified_by note_deleted note_user_mentions note_team_mentions
+    note_attachment_count note_external_id note_customer_id note_conversation_id note_lang
+    note_imported_at note_imported conversation_any_text conversation_name
+    conversation_sentiment conversation_status conversation_sub_status
+    conversation_created_at conversation_updated_at conversation_modified_at
+    conversation_modified_by conversation_message_count conversation_note_count
+    conversation_channels conversation_priority conversation_tags
+    conversation_assigned_users conversation_assigned_teams conversation_last_message_at
+    conversation_direction conversation_customer_id conversation_imported_at
+    conversation_imported conversation_default_lang kobject_any_text kobject_created_at
+    kobject_updated_at kobject_imported_at kobject_imported
+    """
 )
+#: Custom attributes: ``<object>_custom_<name>``, ``kobject_custom_<klass>_<name>``.
+CUSTOM_ATTRIBUTE = re.compile(
+    r"^((customer|company|conversation|message|note)_custom_\w+|kobject_custom_\w+_\w+)$"
+)
+#: The sort list of standard search (customer attributes only).
+STANDARD_SORTABLE = _words(
+    """
+    customer_name customer_gender customer_created_at customer_updated_at
+    customer_modified_at customer_externalId customer_activity_at customer_last_seen_at
+    customer_signed_up_at customer_lastmessage_preview customer_progressive_status
+    customer_done customer_open customer_snoozed customer_last_message_sent_at
+    customer_last_message_out_sent_at customer_last_message_unresponded_to_sent_at
+    customer_last_message_at
+    """
+)
+#: Archive search: its "Filterable attributes JSON Schema".
+ARCHIVE_FILTERABLE = _words(
+    """
+    customer_any_text_new customer_id customer_created_at customer_updated_at
+    customer_companyId company_created_at company_updated_at message_any_text
+    message_created_at message_updated_at message_conversation_id conversation_any_text
+    conversation_created_at conversation_updated_at conversation_customer_id
+    kobject_any_text kobject_created_at kobject_updated_at
+    """
+)
+#: Archive search: its sort list (with the two ``^kobject.*_..._at$`` patterns).
 ARCHIVE_SORTABLE = re.compile(
     r"^(conversation_(created_at|updated_at|customer_id|deleted)"
     r"|customer_(companyId|created_at|updated_at|deleted)"
     r"|message_(id|created_at|updated_at)"
     r"|kobject.*_(created_at|updated_at)|company_(created_at|updated_at))$"
 )
-#: The sort list the OAS documents for standard search (customer attributes only).
-DOCUMENTED_SORTS = {
-    "customer_name",
-    "customer_gender",
-    "customer_created_at",
-    "customer_updated_at",
-    "customer_modified_at",
-    "customer_externalId",
-    "customer_activity_at",
-    "customer_last_seen_at",
-    "customer_signed_up_at",
-    "customer_last_message_at",
-}
+
+
+def documented_filter(name: str, *, archive: bool) -> bool:
+    """Whether the docs list ``name`` as a filter of that search."""
+    if archive:
+        return name in ARCHIVE_FILTERABLE
+    return name in STANDARD_FILTERABLE or bool(CUSTOM_ATTRIBUTE.match(name))
+
+
+def documented_sort(name: str, *, archive: bool) -> bool:
+    """Whether the docs list ``name`` as a sort of that search."""
+    return bool(ARCHIVE_SORTABLE.match(name)) if archive else name in STANDARD_SORTABLE
+
 
 Getter = Callable[[dict[str, Any]], Any]
 TIME_ATTRS = {
@@ -196,17 +273,25 @@ def _as_list(value: Any, where: str) -> list[dict[str, Any]]:
 
 
 def compile_criteria(
-    body: dict[str, Any], context: str, *, archive: bool
+    body: dict[str, Any], context: str, *, archive: bool, policy: str = "serve"
 ) -> Callable[[dict[str, Any]], bool]:
-    """Turn the body's ``and``/``or``/``not`` into one predicate (400 on a bad criterion)."""
+    """Turn the body's ``and``/``or``/``not`` into one predicate (400 on a bad criterion).
+
+    ``policy`` says what an attribute the docs do not list gets: ``refuse`` (400),
+    ``ignore`` (the criterion matches everything) or ``serve``.
+    """
 
     def one(criterion: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
         if set(criterion) & {"and", "or", "not"}:
-            return compile_criteria(criterion, context, archive=archive)
+            return compile_criteria(criterion, context, archive=archive, policy=policy)
         tests = []
         for name, ops in criterion.items():
-            if archive and not ARCHIVE_FILTERABLE.match(name):
-                raise ApiError(400, f"Attribute {name!r} is not filterable in archive search")
+            if not documented_filter(name, archive=archive):
+                if policy == "refuse":
+                    where = "archive search" if archive else "search"
+                    raise ApiError(400, f"Attribute {name!r} is not filterable in {where}")
+                if policy == "ignore":
+                    continue
             getter, is_time = resolve(context, name)
             if not isinstance(ops, dict) or not ops or set(ops) - OPERATORS:
                 raise ApiError(400, f"Invalid operator in criterion for {name!r}: {ops!r}")
@@ -232,9 +317,12 @@ def compile_criteria(
 
 
 def compile_sort(
-    body: dict[str, Any], context: str, *, archive: bool, strict: bool
+    body: dict[str, Any], context: str, *, archive: bool, policy: str = "serve"
 ) -> list[tuple[Getter, bool]]:
-    """The body's ``sort`` as (getter, descending) pairs; ties are then broken by id."""
+    """The body's ``sort`` as (getter, descending) pairs; ties are then broken by id.
+
+    ``policy`` as for :func:`compile_criteria`, for sorts the docs do not list.
+    """
     raw = body.get("sort") or []
     items = raw if isinstance(raw, list) else [raw]
     if len(items) > MAX_SORTS:
@@ -246,10 +334,12 @@ def compile_sort(
         for name, direction in item.items():
             if direction not in ("asc", "desc"):
                 raise ApiError(400, f"Invalid sort direction {direction!r}")
-            if archive and not ARCHIVE_SORTABLE.match(name):
-                raise ApiError(400, f"Sorting on {name!r} is unavailable in archive search")
-            if strict and not archive and name not in DOCUMENTED_SORTS:
-                raise ApiError(400, f"Sorting on {name!r} is unavailable")
+            if not documented_sort(name, archive=archive):
+                if policy == "refuse":
+                    where = " in archive search" if archive else ""
+                    raise ApiError(400, f"Sorting on {name!r} is unavailable{where}")
+                if policy == "ignore":
+                    continue
             getter, _ = resolve(context, name)
             keys.append((getter, direction == "desc"))
     return keys
@@ -265,4 +355,21 @@ def sort_records(
             key=lambda o, g=getter: (g(o) is not None, g(o) if g(o) is not None else ""),
             reverse=desc,
         )
+    return out
+
+
+def displace(records: list[dict[str, Any]], fraction: float, seed: str) -> list[dict[str, Any]]:
+    """Move ``fraction`` of ``records`` to other places: a server not honouring its sort.
+
+    The same query (``seed``) always gets the same order, so paging through it stays
+    consistent, as a search engine's would.
+    """
+    if fraction <= 0 or len(records) < 2:
+        return records
+    rng = random.Random(seed)
+    out = list(records)
+    count = max(1, round(fraction * len(out)))
+    for _ in range(count):
+        moved = out.pop(rng.randrange(len(out)))
+        out.insert(rng.randrange(len(out) + 1), moved)
     return out

@@ -70,6 +70,16 @@ CUSTOM_METADATA: dict[str, dict[str, dict[str, Any]]] = {
     },
     "message": {"sourceStr": {"type": "string", "displayName": "Source"}},
 }
+#: A multi-valued enumerated attribute (a multi-select), added by the seed parameter
+#: ``multiselect_attributes``; not in the default seed, whose attributes other tests pin.
+MULTISELECT_METADATA: dict[str, dict[str, Any]] = {
+    "contactChannelsStr": {
+        "type": "string",
+        "displayName": "Contact channels",
+        "enumeration": ["email", "phone", "chat", "sms"],
+        "multi": True,
+    }
+}
 KLASSES: list[tuple[str, str, dict[str, dict[str, Any]]]] = [
     (
         "order",
@@ -132,12 +142,23 @@ def parse_time(value: Any) -> str | None:
     return iso(stamp.timestamp())
 
 
+#: Collection paths whose plural is not ``<kind>s``.
+PLURALS = {"company": "companies", "klass": "klasses"}
+
+
+def collection(kind: str) -> str:
+    """The ``/v1`` collection of a kind: ``companies``, ``klasses``, ``klasses/<name>``."""
+    if kind.startswith("kobject."):
+        return "klasses/" + kind.split(".", 1)[1]
+    return PLURALS.get(kind, kind + "s")
+
+
 def rel(kind: str, obj_id: str | None, path: str | None = None) -> dict[str, Any]:
     """A JSON:API relationship object."""
     if obj_id is None:
         return {"data": None}
     return {
-        "links": {"self": f"/v1/{path or kind + 's'}/{obj_id}"},
+        "links": {"self": f"/v1/{path or collection(kind)}/{obj_id}"},
         "data": {"type": kind, "id": obj_id},
     }
 
@@ -247,7 +268,7 @@ class Seeder:
 
     def _base(self, kind: str, obj_type: str, created: float, updated: float) -> dict[str, Any]:
         obj_id = self.store.new_id(kind)
-        path = "klasses/" + kind.split(".", 1)[1] if kind.startswith("kobject.") else kind + "s"
+        path = collection(kind)
         return {
             "type": obj_type,
             "id": obj_id,
@@ -282,6 +303,8 @@ class Seeder:
 
         for name, meta in CUSTOM_METADATA.items():
             store.metadata[name] = meta
+        if p.get("multiselect_attributes"):
+            store.metadata["customer"] = {**CUSTOM_METADATA["customer"], **MULTISELECT_METADATA}
         # users, teams, tags
         users = []
         for i in range(int(p["users"])):
@@ -294,6 +317,10 @@ class Seeder:
                 userType="user",
                 roles=["org.user"],
             )
+            if i >= int(p["users"]) - int(p["deactivated_users"]):  # the last ones left
+                u["attributes"]["deleted"] = True
+                u["attributes"]["deletedAt"] = u["attributes"]["updatedAt"]
+                self.summary["deleted_user"] += 1
             store.add("user", u)
             users.append(u["id"])
         for i in range(int(p["teams"])):
@@ -408,6 +435,14 @@ class Seeder:
             store.add("customer", c, {"company": company} if company else None)
             customers.append((c["id"], created, old))
             self.summary["old_customer" if old else "recent_customer"] += 1
+        if p.get("multiselect_attributes"):  # its own generator: the rest of the seed is unchanged
+            picker = random.Random(int(p["random_seed"]) + 1)
+            options = MULTISELECT_METADATA["contactChannelsStr"]["enumeration"]
+            for cust_id, _, _ in customers:
+                chosen = picker.sample(options, k=picker.randint(0, 3))
+                store.objects["customer"][cust_id]["attributes"]["custom"]["contactChannelsStr"] = [
+                    o for o in options if o in chosen
+                ]
         # conversations, messages, notes
         per_customer = int(p["conversations_per_customer"])
         n_msgs, n_notes = int(p["messages_per_conversation"]), int(p["notes_per_conversation"])

@@ -123,8 +123,8 @@ def build_fields(
             "created_at": iso(base),
             "updated_at": iso(base),
         }
-        if type_name == "checkbox":
-            body["tag"] = None
+        # ``tag`` is "optional for custom field of type checkbox; not presented otherwise"
+        # (CustomFieldObject): these checkboxes set none, so it is left out, not null
         if options is not None:
             body["custom_field_options"] = []
             for opt_position, (name, value) in enumerate(options):
