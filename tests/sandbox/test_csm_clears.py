@@ -13,24 +13,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.core import ManualClock
 from sandbox.core.app import ApiError
-from sandbox.csm.calls import CsmCalls, customers, detail, organization, organizations, profile
+from sandbox.csm.calls import customers, detail, organization, organizations, profile
 from sandbox.csm.validate import BULK_SPECS, check_bulk
 
 
 @pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def csm(sandbox_factory, clock):
-    running = sandbox_factory("csm", clock=clock, seed="default")
-    calls = CsmCalls(running.url, clock)
-    calls.app = running.app
-    csm_seed(calls)
-    return calls
+def csm(csm):
+    """The shared site client (conftest.py), seeded for clearing."""
+    csm_seed(csm)
+    return csm
 
 
 def csm_seed(csm):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.core import ManualClock
 from sandbox.csm.calls import (
     AUTH,
     CsmCalls,
@@ -20,19 +19,6 @@ from sandbox.csm.calls import (
     organizations,
     profile,
 )
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def csm(sandbox_factory, clock):
-    running = sandbox_factory("csm", clock=clock, seed="default")
-    calls = CsmCalls(running.url, clock)
-    calls.app = running.app
-    return calls
 
 
 def seed_members(csm):

@@ -32,19 +32,6 @@ from sandbox.csm.store import Customer
 JIRA = "/ex/jira/sandbox/rest/api/3"
 
 
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def csm(sandbox_factory, clock):
-    running = sandbox_factory("csm", clock=clock, seed="default")
-    calls = CsmCalls(running.url, clock)
-    calls.app = running.app
-    return calls
-
-
 def seed_site(csm):
     """Acme ("1", Tier Gold), Globex ("2"); jane in both with two details; john in Globex."""
     csm.run(

@@ -7,26 +7,10 @@ steps a ManualClock; nothing sleeps.
 
 from __future__ import annotations
 
-import pytest
-
-from sandbox.core import ManualClock
-from sandbox.csm.calls import CsmCalls, customers, detail, profile
+from sandbox.csm.calls import customers, detail, profile
 
 DAY = 86400.0
 PROFILES = "customer/profile/bulk"
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def csm(sandbox_factory, clock):
-    running = sandbox_factory("csm", clock=clock, seed="default")
-    calls = CsmCalls(running.url, clock)
-    calls.app = running.app
-    return calls
 
 
 def region(csm, email):

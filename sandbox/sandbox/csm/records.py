@@ -91,10 +91,8 @@ class RecordEndpoints:
         customer_id: str,
     ) -> Response:
         """GET customer/profile/{customerId}."""
-        customer = self.store.customer(customer_id)
-        if customer is None:
-            raise ApiError(404, f"Customer {customer_id} not found")
-        return json_response(self.store.customer_profile(customer))
+        found = self.store.customer(customer_id)
+        return self._one_profile("Customer", customer_id, found, self.store.customer_profile)
 
     def on_organization_profile(
         self,
@@ -103,10 +101,17 @@ class RecordEndpoints:
         organization_id: str,
     ) -> Response:
         """GET organization/profile/{organizationId}."""
-        organization = self.store.organization(organization_id)
-        if organization is None:
-            raise ApiError(404, f"Organization {organization_id} not found")
-        return json_response(self.store.organization_profile(organization))
+        found = self.store.organization(organization_id)
+        return self._one_profile(
+            "Organization", organization_id, found, self.store.organization_profile
+        )
+
+    @staticmethod
+    def _one_profile(kind: str, record_id: str, found: Any, render: Any) -> Response:
+        """A single profile read: the store's profile shape, or 404 naming the id."""
+        if found is None:
+            raise ApiError(404, f"{kind} {record_id} not found")
+        return json_response(render(found))
 
     def on_customer_profiles(self, request: Request, cloud_id: str) -> Response:  # noqa: ARG002
         """POST customer/profile/fetch: up to 25 by ``customerIds`` (and ``emails``, knob)."""
