@@ -658,7 +658,9 @@ class Pipeline:
         if ticket.op.origin in (ASSOCIATION, DEFERRED) and how != FAILED:
             self.records.summary.task("associations_made")
         self.records.end_op(ticket.op, how, reason, task_id)
-        if ticket.op.entity == ORGANIZATION:
+        if ticket.op.entity == ORGANIZATION and how == DELETED:
+            self._act_on(self.lookups.organization_deleted(ticket.op.key))
+        elif ticket.op.entity == ORGANIZATION:
             self.lookups.organization_settled(
                 ticket.op.key, ticket.op.identity, confirmed=how != FAILED
             )
@@ -814,12 +816,12 @@ class Pipeline:
     # ============================================================== control lane
     # ============================================================== control lane
     def _organizations_on_their_way(self) -> set[str]:
-        """Organizations of this run not waiting: their look-up comes when they settle."""
-        return {
-            key
-            for (entity, key), ticket in self.flow.live.items()
-            if entity == ORGANIZATION and ticket.state != WAITING
-        }
+        """Organizations this run is writing, in any state.
+
+        A probe or a clear makes an organization wait for its own id first; customers naming
+        it are looked up when it settles, never before, when CSM cannot hold it yet.
+        """
+        return {key for entity, key in self.flow.live if entity == ORGANIZATION}
 
     def _next_lookup_job(self) -> Callable[[], None] | None:
         with self._cv:

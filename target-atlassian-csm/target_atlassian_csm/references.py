@@ -195,6 +195,17 @@ class Lookups:
             self.tried_creating.discard(name)
         return names
 
+    def organization_deleted(self, name_key: str) -> Answer:
+        """This run deleted an organization the source deleted: its id is gone.
+
+        Customers that still name it are loaded without it, never by creating it again.
+        """
+        self.org_ids.pop(name_key, None)
+        self.org_lookups.pop(name_key, None)
+        self.not_in_ledger.add(name_key)
+        self.orgs_missing[name_key] = "was deleted in the source and in CSM in this run"
+        return Answer(met=[org_need(name_key)])
+
     # --------------------------------------------------------------- scheduling
     def schedule(self, ticket: Ticket, needs: Iterable[str], busy: set[str]) -> None:
         """Plan the look-ups ``needs`` call for (``busy``: organizations on their way)."""

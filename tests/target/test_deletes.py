@@ -8,6 +8,8 @@ the source that comes back is created again.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.target.conftest import (
     customer_made_in_csm,
     record_msg,
@@ -123,3 +125,19 @@ def test_ignore_policy_leaves_csm_as_it_is(csm, tmp_path):
     result = run_target(config, messages(people(2, removed=True), run=1))
     assert held(csm)[0] == {"p1@x.io", "p2@x.io"}
     assert result.summary["entities"]["customer"]["skipped"] == 1
+
+
+@pytest.mark.parametrize("probing", [{"delete_policy": "delete"}, {"keep_before_images": True}])
+def test_records_that_look_themselves_up_first_keep_their_organizations(csm, tmp_path, probing):
+    """A write that first asks CSM whether it holds the record (to know what this target
+    created, or to keep a before-image) makes its organization wait for that answer; the
+    customers naming it wait for the organization, not give up on it (all lost theirs)."""
+    config = target_config(csm, tmp_path, mapping=MAPPING, **probing)
+    crowd = [{"id": f"p{n}", "email": f"p{n}@x.io", "org": f"o{1 + n % 2}"} for n in range(6)]
+    result = run_target(config, messages(crowd, ORGS))
+    assert result.exit_code == 0
+    assert [d["reason"] for d in result.dead_letters] == []
+    state = csm.state()
+    names = {o["id"]: o["name"] for o in state["organizations"]}
+    members = {c["email"]: [names[i] for i in c["organizationIds"]] for c in state["customers"]}
+    assert members == {f"p{n}@x.io": [["One", "Two"][n % 2]] for n in range(6)}

@@ -108,7 +108,7 @@ def compare(
         out.append(diff(DISPLAY_NAME, expected=expected.display_name, actual=held.display_name))
     members = sorted(held.organization_names or held.organization_ids)
     for link in expected.organizations:
-        if link.deferred:
+        if link.deferred or link.deleted:
             continue
         if link.name_key is None:
             out.append(diff(ASSOCIATION, expected=link.token, actual=members))

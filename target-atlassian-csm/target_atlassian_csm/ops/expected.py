@@ -18,6 +18,8 @@ Organization references are resolved to organization names here: ``name:<name>``
 ``source:<stream>:<id>`` through the source's own organization records, else the ledger.
 A reference that neither resolves and that the ledger lists as deferred (waiting for its
 organization) is expected to be missing and is reported as deferred, not as a difference.
+Records the target deleted (``delete_policy: delete``) are expected absent: they are not
+read, and a membership in a deleted organization is not expected.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from target_atlassian_csm.ledger import CONFIRMED, SUBMITTED, Ledger
+from target_atlassian_csm.ledger import CONFIRMED, DELETED, SUBMITTED, Ledger
 from target_atlassian_csm.operations import CUSTOMER, ORGANIZATION, OrgRef
 from target_atlassian_csm.runtime import LoadRuntime
 from target_atlassian_csm.target import TargetAtlassianCSM
@@ -40,6 +42,7 @@ from target_atlassian_csm.target import TargetAtlassianCSM
 #: Why a ledger record is not compared with CSM.
 IN_FLIGHT = "in flight (its last submission is open: rerun the load to settle it)"
 NEVER_LANDED = "never confirmed (see the dead letters)"
+GONE = "deleted by this target (delete_policy: delete)"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class OrgLink:
     token: str
     name_key: str | None  # None: no record or ledger entry says which organization it is
     deferred: bool = False  # the ledger waits for this organization: expected missing
+    deleted: bool = False  # the target deleted this organization: no membership expected
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,16 @@ def from_ledger(ledger: Ledger) -> Expectations:
     records: list[Expected] = []
     not_checked: dict[str, int] = {}
     spellings: dict[str, str] = {}
-    for entity, key, status, confirmed, csm_id in ledger.all_records():
-        if entity not in (CUSTOMER, ORGANIZATION):
+    rows = [row for row in ledger.all_records() if row[0] in (CUSTOMER, ORGANIZATION)]
+    gone = {key for entity, key, status, *_ in rows if entity == ORGANIZATION and status == DELETED}
+
+    def resolve(token: str, customer_key: str) -> OrgLink:
+        link = link_for(token, customer_key, resolvers, deferred)
+        return OrgLink(link.token, link.name_key, deleted=True) if link.name_key in gone else link
+
+    for entity, key, status, confirmed, csm_id in rows:
+        if status == DELETED:
+            not_checked[GONE] = not_checked.get(GONE, 0) + 1
             continue
         if status == SUBMITTED:
             not_checked[IN_FLIGHT] = not_checked.get(IN_FLIGHT, 0) + 1
@@ -146,7 +158,7 @@ def from_ledger(ledger: Ledger) -> Expectations:
                 key,
                 semantic,
                 csm_id=csm_id,
-                resolve=lambda t, k: link_for(t, k, resolvers, deferred),
+                resolve=resolve,
             )
         )
     return Expectations("ledger", records, not_checked, spellings)

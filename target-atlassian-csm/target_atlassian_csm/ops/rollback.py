@@ -9,7 +9,8 @@ record as it was before, as far as it is known) or ``deleted``. Rolling a run ba
   the fields the run added: from the before-image read from CSM when ``keep_before_images``
   was on, else from what this target had loaded before (the ledger's confirmed form);
   a record with no before-image is listed and left as it is;
-* creates again those it **deleted**.
+* creates again those it **deleted**, and for an organization, makes the customers the
+  ledger says belonged to it members again (deleting it had ended their memberships).
 
 Without ``--yes`` it prints the plan and changes nothing. The restoring and deleting go
 through the load's own pipeline (keys, task verdicts, dead letters), as a run of their own
@@ -21,12 +22,21 @@ those a rolled-back update added stay.
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from target_atlassian_csm.barrier import StateBarrier
 from target_atlassian_csm.ledger import DELETED, LedgerRow
-from target_atlassian_csm.operations import DELETION, Operation
+from target_atlassian_csm.operations import (
+    CUSTOMER,
+    DEFERRED,
+    DELETION,
+    ORGANIZATION,
+    Operation,
+    OrgRef,
+)
 from target_atlassian_csm.ops.cli import CommandError, Context, command
 from target_atlassian_csm.runtime import LoadRuntime
 
@@ -74,6 +84,52 @@ def plan_rollback(
             why = "no before-image (keep_before_images was off and this target had not loaded it)"
             steps.append(Step(LEAVE, entity, key, None, after, why))
     return steps
+
+
+def members_to_restore(
+    steps: list[Step],
+    records: Iterable[tuple[str, str, str, str | None, str | None]],
+    organization_of: Callable[[OrgRef], str | None],
+) -> list[tuple[str, str]]:
+    """(customer email, organization name) memberships to make again (pure).
+
+    The organizations the rollback recreates lost their members when they were deleted;
+    a customer the rollback does not touch itself, that the ledger holds and whose confirmed
+    form references one of them, is made a member again.
+    """
+    recreated = {
+        s.key: str((s.before or {}).get("identity") or s.key)
+        for s in steps
+        if s.action == RECREATE and s.entity == ORGANIZATION
+    }
+    touched = {s.key for s in steps if s.entity == CUSTOMER}
+    out = []
+    for entity, key, status, confirmed, _ in records:
+        if (
+            entity != CUSTOMER
+            or key in touched
+            or status == DELETED
+            or not confirmed
+            or not recreated
+        ):
+            continue
+        semantic = json.loads(confirmed)
+        for token in semantic.get("organizations") or ():
+            name_key = organization_of(OrgRef.from_token(str(token)))
+            if name_key in recreated:
+                out.append((str(semantic.get("identity") or key), recreated[name_key]))
+    return out
+
+
+def _organization_of(context: Context) -> Callable[[OrgRef], str | None]:
+    ledger = context.ledger()
+
+    def organization_of(ref: OrgRef) -> str | None:
+        if ref.kind != "source":
+            return ref.value.casefold()
+        return ledger.key_for_source(ORGANIZATION, ref.stream or "", ref.value)
+
+    return organization_of
 
 
 def _operation(step: Step, row: LedgerRow | None, seq: int) -> Operation:
@@ -130,6 +186,11 @@ def run(args: argparse.Namespace, context: Context) -> int:
         counts[step.action] = counts.get(step.action, 0) + 1
         note = f" ({step.note})" if step.note else ""
         context.logger.info("%s %s %s%s", step.action, step.entity, step.key, note)
+    members = members_to_restore(steps, ledger.all_records(), _organization_of(context))
+    for email, name in members:
+        context.logger.info("reassociate customer %s with %s", email, name)
+    if members:
+        counts["reassociate"] = len(members)
     plan = ", ".join(f"{a} {n}" for a, n in sorted(counts.items())) or "nothing to undo"
     context.logger.info("Rollback of run %s: %s.", run_id, plan)
     if not args.yes:
@@ -156,6 +217,17 @@ def run(args: argparse.Namespace, context: Context) -> int:
             runtime.pipeline.delete(op)
         else:
             runtime.pipeline.accept(op)
+    for email, name in members:
+        runtime.pipeline.accept(
+            Operation(
+                CUSTOMER,
+                email,
+                "(rollback)",
+                org_refs=(OrgRef("name", name),),
+                seqs=[barrier.next_seq()],
+                origin=DEFERRED,
+            )
+        )
     runtime.finish()
     data = runtime.close()
     failed = sum(c["failed"] for c in data["entities"].values())
