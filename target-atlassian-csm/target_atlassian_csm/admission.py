@@ -77,14 +77,21 @@ def decide(
     )
 
 
-def decide_deletion(op: Operation, row: LedgerRow | None) -> Ticket | str:
+def decide_deletion(
+    op: Operation, row: LedgerRow | None, *, unverified: bool = False
+) -> Ticket | str:
     """A ticket deleting ``op``'s CSM record, or why nothing is deleted.
 
     Only records this target created are deleted (the ledger knows the run that created
     each): a record CSM held before the migration, or one an agent made, is left alone.
+    ``unverified`` (a rollback told so) also deletes records first written without looking.
     """
     if row is None or row.status == DELETED:
         return "deleted in the source; never loaded by this target: nothing to delete"
-    if row.created_run is None:
-        return "deleted in the source; not created by this target: left in CSM"
+    if row.created_run is None and not unverified:
+        return (
+            "deleted in the source; left in CSM: not created by this target as far as the "
+            "ledger knows (CSM held it before, or its first write did not look whether CSM "
+            "held it: delete_policy was not 'delete' then)"
+        )
     return Ticket(op, phases=[DELETE], known=True, csm_id=row.csm_id, before=row.confirmed_payload)

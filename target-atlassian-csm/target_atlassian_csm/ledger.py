@@ -440,7 +440,7 @@ class Ledger:
         failed: Sequence[tuple[Any, str]] = (),
         ended: bool = False,
         history: Sequence[tuple[Any, str, str | None]] = (),
-        preexisting: Sequence[Any] = (),
+        created: Sequence[Any] = (),
     ) -> None:
         """Record the outcome of records (of submission ``key``, or settled without one).
 
@@ -448,10 +448,12 @@ class Ledger:
         is over: its records that are neither confirmed nor failed here go out again in
         another submission. ``history`` (operation, ``created``/``updated``, what CSM held
         before as far as the ledger knows) is what this run did, for rollback.
-        ``preexisting`` records were in CSM before this target first wrote them: they are
-        never marked as created by it (so never deleted by it).
+        ``created`` records were looked up in CSM before this target first wrote them and were
+        not there: only they are marked as created by it (so only they may be deleted by it,
+        by ``delete_policy: delete`` or a rollback). A record first written without looking
+        is not: CSM may have held it.
         """
-        ours = {id(op) for op in confirmed} - {id(op) for op in preexisting}
+        ours = {id(op) for op in created}
         now = time.time()
         statements: list[tuple[str, Sequence[Any]]] = [
             (

@@ -101,12 +101,25 @@ REFERENCED_STREAM = "(referenced organization)"
 INBOX_BATCH = 64
 
 
+#: History action of a record's first write made without looking whether CSM held it.
+FIRST_WRITTEN = "first_written"
+
+
+def history_action(ticket: Ticket) -> str:
+    """What a confirmed write did to CSM, as far as this target knows (for rollback)."""
+    if ticket.known or ticket.existed:
+        return UPDATED
+    return CREATED if ticket.existed is False else FIRST_WRITTEN
+
+
 @dataclass
 class PipelineSettings:
     """The knobs of the pipeline (from the target's settings)."""
 
     batch_size: dict[str, int] = field(default_factory=lambda: {CUSTOMER: 100, ORGANIZATION: 100})
     max_tasks_in_flight: int = 5
+    #: Delete records whose first write did not look whether CSM held them (rollback only).
+    delete_unverified: bool = False
     batch_max_wait_seconds: float = 2.0
     create_missing_organizations: bool = True
     clear_empty_fields: bool = True
@@ -502,7 +515,7 @@ class Pipeline:
             else:
                 self._route(ticket)
             return
-        found = decide_deletion(op, row)
+        found = decide_deletion(op, row, unverified=self.settings.delete_unverified)
         if isinstance(found, str):
             self.records.end_op(op, SKIPPED, found)
             if row is not None and row.created_run is None and row.status != LEDGER_DELETED:
@@ -758,8 +771,8 @@ class Pipeline:
             confirmed=[t.op for t in final],
             failed=[(t.op, why) for t, why in judgement.failed],
             ended=True,
-            history=[(t.op, UPDATED if t.known or t.existed else CREATED, t.before) for t in final],
-            preexisting=[t.op for t in final if t.existed],
+            history=[(t.op, history_action(t), t.before) for t in final],
+            created=[t.op for t in final if not t.known and t.existed is False],
         )
         for org_id in judgement.forgotten_org_ids:
             names = self.ledger.forget_organization_id(org_id)

@@ -236,6 +236,7 @@ class CsmSink(_Unloaded):
                 result,
                 "invalid UTF-16 surrogates replaced by U+FFFD in: " + ", ".join(item.repairs),
             )
+        self._unflag(result)
         self.csm_target.runtime.pipeline.accept(result)
         if self._delete_policy != "ignore":
             for merged in self.mapper.merged_source_ids(record):
@@ -266,6 +267,16 @@ class CsmSink(_Unloaded):
             origin=FLAG if flag else DELETION,
         )  # fmt: skip
         self.csm_target.runtime.pipeline.delete(op, spare=spare)
+
+    def _unflag(self, op: Operation) -> None:
+        """A live record under ``delete_policy: flag``: a deletion flag an earlier run set goes.
+
+        It is cleared like an emptied field: only where the ledger says this target set it.
+        """
+        if self._delete_policy == "flag":
+            flag_name = self._flag_field().name
+            if flag_name not in op.details:
+                op.cleared = op.cleared | {flag_name}
 
     def _flag_field(self) -> Any:
         name = str(self.config.get("delete_flag_field") or "")

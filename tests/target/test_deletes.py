@@ -141,3 +141,32 @@ def test_records_that_look_themselves_up_first_keep_their_organizations(csm, tmp
     names = {o["id"]: o["name"] for o in state["organizations"]}
     members = {c["email"]: [names[i] for i in c["organizationIds"]] for c in state["customers"]}
     assert members == {f"p{n}@x.io": [["One", "Two"][n % 2]] for n in range(6)}
+
+
+def test_a_flagged_record_that_comes_back_loses_the_flag(sandbox_factory, tmp_path):
+    csm = sandbox_factory("csm", seed="default", rate_limit_requests=0)
+    for entity in ("customer", "organization"):
+        csm.app.store.add_field(entity, "Source status", "TEXT", [])
+    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="flag")
+    run_target(config, messages(people(1, 2), ORGS))
+    run_target(config, messages(people(2, removed=True), run=1))
+    back = run_target(config, messages(people(2, removed=False), run=2))
+    assert back.exit_code == 0
+    details = {c["email"]: c["details"] for c in csm.state()["customers"]}
+    assert details["p2@x.io"] == {}
+
+
+def test_delete_policy_turned_on_later_never_deletes_what_the_first_write_did_not_check(
+    csm, tmp_path
+):
+    """Loaded first with the default policy (no look-up before writing), a record may have
+    been an agent's: turning ``delete_policy: delete`` on later leaves it, with a warning."""
+    customer_made_in_csm(csm, {"email": "p9@x.io"})
+    run_target(target_config(csm, tmp_path, mapping=MAPPING), messages(people(1, 9), ORGS))
+    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="delete")
+    result = run_target(config, messages(people(1, 9, removed=True), run=1))
+    assert result.exit_code == 0
+    assert held(csm)[0] == {"p1@x.io", "p9@x.io"}
+    warnings = [d["reason"] for d in result.dead_letters if d["severity"] == "warning"]
+    assert len(warnings) == 2
+    assert all("not created by this target" in w for w in warnings)

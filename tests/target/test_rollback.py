@@ -42,8 +42,12 @@ def test_rolling_back_the_last_run_restores_csm_and_the_run_loads_again(csm, tmp
     # The plan changes nothing.
     assert ops(config, tmp_path, "rollback", "--run", "last") == 0
     assert snapshot(csm) == after
-    # Carried out: CSM is as it was before the second run, field by field.
+    # Carried out: CSM is as it was before the second run, field by field. The run looked
+    # nothing up before writing (default settings), so its new records are deleted only when
+    # the user says CSM did not hold them before.
     assert ops(config, tmp_path, "rollback", "--run", "last", "--yes") == 0
+    assert len(snapshot(csm)[0]) == 15  # the five new ones are left: not known to be ours
+    assert ops(config, tmp_path, "rollback", "--run", "last", "--yes", "--include-unverified") == 0
     assert snapshot(csm) == before
     # The ledger forgot what was undone: the same run loads again.
     again = run_target(config, second_run())
@@ -72,3 +76,26 @@ def test_before_images_restore_what_csm_held_before_the_first_load(sandbox_facto
     # the others, created by the run, are gone.
     assert customers == before[0]
     assert orgs == before[1]
+
+
+def test_without_looking_first_a_rollback_never_deletes_a_record_csm_held(csm, tmp_path):
+    """A default load does not ask CSM whether it holds a record before the first write, so
+    the ledger cannot tell a record it created from an agent's it wrote over: rollback leaves
+    both, says why, and deletes them only when asked (``--include-unverified``)."""
+    customer_made_in_csm(csm, {"email": "user1@example.com", "displayName": "Agent Made"})
+    config = target_config(csm, tmp_path)
+    assert run_target(config, crm_messages(1, 3)).exit_code == 0
+    assert ops(config, tmp_path, "rollback", "--run", "last", "--yes") == 0
+    assert set(snapshot(csm)[0]) == {f"user{i}@example.com" for i in range(3)}
+
+
+def test_rolling_back_last_twice_does_not_undo_the_rollback(csm, tmp_path):
+    config = target_config(csm, tmp_path)
+    assert run_target(config, crm_messages(3, 10)).exit_code == 0
+    before = snapshot(csm)
+    assert run_target(config, crm_messages(3, 10, changed=range(4))).exit_code == 0
+    assert ops(config, tmp_path, "rollback", "--run", "last", "--yes") == 0
+    assert snapshot(csm) == before
+    # "last" is the last load again (the second run, already undone), never the rollback.
+    assert ops(config, tmp_path, "rollback", "--run", "last", "--yes") == 0
+    assert snapshot(csm) == before

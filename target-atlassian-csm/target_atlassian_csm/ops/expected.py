@@ -42,7 +42,7 @@ from target_atlassian_csm.target import TargetAtlassianCSM
 #: Why a ledger record is not compared with CSM.
 IN_FLIGHT = "in flight (its last submission is open: rerun the load to settle it)"
 NEVER_LANDED = "never confirmed (see the dead letters)"
-GONE = "deleted by this target (delete_policy: delete)"
+GONE = "deleted in CSM by this target (delete_policy delete, or a rollback)"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,11 @@ The ledger's history says, per record, what each run did: ``created``, ``updated
 record as it was before, as far as it is known) or ``deleted``. Rolling a run back:
 
 * deletes the customers and organizations it **created** (CSM's account and organization
-  delete endpoints; only records the ledger says this target created);
+  delete endpoints; only records the ledger knows this target created: their first write
+  looked CSM up and did not find them, as ``delete_policy: delete`` and
+  ``keep_before_images`` make it do). A record the run wrote first *without* looking may
+  have been in CSM before (an agent's): it is listed and left, unless
+  ``--include-unverified`` says to delete those too;
 * restores those it **updated** to their values before the run, detail by detail, clearing
   the fields the run added: from the before-image read from CSM when ``keep_before_images``
   was on, else from what this target had loaded before (the ledger's confirmed form);
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +43,7 @@ from target_atlassian_csm.operations import (
     OrgRef,
 )
 from target_atlassian_csm.ops.cli import CommandError, Context, command
+from target_atlassian_csm.pipeline import FIRST_WRITTEN
 from target_atlassian_csm.runtime import LoadRuntime
 
 DELETE, RESTORE, RECREATE, LEAVE = "delete", "restore", "recreate", "leave"
@@ -56,7 +62,10 @@ class Step:
 
 
 def plan_rollback(
-    history: list[dict[str, Any]], rows: dict[tuple[str, str], LedgerRow]
+    history: list[dict[str, Any]],
+    rows: dict[tuple[str, str], LedgerRow],
+    *,
+    include_unverified: bool = False,
 ) -> list[Step]:
     """The steps undoing a run's ``history`` (pure: the ledger's rows and history decide)."""
     first: dict[tuple[str, str], dict[str, Any]] = {}
@@ -74,6 +83,15 @@ def plan_rollback(
         after = last[ek]["after"]
         if item["action"] == "created":
             steps.append(Step(DELETE, entity, key, None, after, note))
+        elif item["action"] == FIRST_WRITTEN and include_unverified:
+            why = "first written by this run without looking whether CSM held it"
+            steps.append(Step(DELETE, entity, key, None, after, note or why))
+        elif item["action"] == FIRST_WRITTEN:
+            why = (
+                "first written by this run without looking whether CSM held it before "
+                "(an agent's record?): left; --include-unverified deletes it"
+            )
+            steps.append(Step(LEAVE, entity, key, None, after, why))
         elif item["action"] == "deleted":
             action = RECREATE if item["before"] else LEAVE
             why = "" if item["before"] else "deleted with no copy of its values: not recreated"
@@ -153,7 +171,12 @@ def _resolve_run(context: Context, wanted: str) -> str:
         msg = "the ledger records no finished run"
         raise CommandError(msg)
     if wanted == "last":
-        return str(runs[-1]["run_id"])
+        # The last load: a rollback is not undone by rolling back "the last run" again.
+        loads = [r for r in runs if not (r["summary"].get("settings") or {}).get("rollback_of")]
+        if not loads:
+            msg = "the ledger records no finished load (only rollbacks)"
+            raise CommandError(msg)
+        return str(loads[-1]["run_id"])
     matches = [r["run_id"] for r in runs if str(r["run_id"]).startswith(wanted)]
     if len(matches) != 1:
         msg = f"--run {wanted!r} matches {len(matches)} runs: give more of its id (see `report`)"
@@ -161,12 +184,21 @@ def _resolve_run(context: Context, wanted: str) -> str:
     return str(matches[0])
 
 
-@command("rollback", "Undo what one run did: delete what it created, restore what it updated.")
+@command("rollback", "Undo what one load did: delete what it created, restore what it updated.")
 def register(parser: argparse.ArgumentParser) -> Any:
     """Arguments of ``rollback``."""
-    parser.add_argument("--run", required=True, help="the run's id (or its start), or 'last'")
+    parser.add_argument(
+        "--run",
+        required=True,
+        help="the run's id (or its start), or 'last': the last load (rollbacks are skipped)",
+    )
     parser.add_argument(
         "--yes", action="store_true", help="carry the plan out (without it: print the plan only)"
+    )
+    parser.add_argument(
+        "--include-unverified",
+        action="store_true",
+        help="also delete records the run wrote first without looking whether CSM held them",
     )
     parser.add_argument(
         "--max-deletes", type=int, default=100_000, help="deletes allowed (default: no bound)"
@@ -180,7 +212,11 @@ def run(args: argparse.Namespace, context: Context) -> int:
     ledger = context.ledger()
     history = [{**item, "run_id": run_id} for item in ledger.run_history(run_id)]
     rows = {(h["entity"], h["key"]): ledger.get(h["entity"], h["key"]) for h in history}
-    steps = plan_rollback(history, {k: v for k, v in rows.items() if v is not None})
+    steps = plan_rollback(
+        history,
+        {k: v for k, v in rows.items() if v is not None},
+        include_unverified=args.include_unverified,
+    )
     counts: dict[str, int] = {}
     for step in steps:
         counts[step.action] = counts.get(step.action, 0) + 1
@@ -192,7 +228,9 @@ def run(args: argparse.Namespace, context: Context) -> int:
     if members:
         counts["reassociate"] = len(members)
     plan = ", ".join(f"{a} {n}" for a, n in sorted(counts.items())) or "nothing to undo"
-    context.logger.info("Rollback of run %s: %s.", run_id, plan)
+    started = next((r["started_at"] for r in ledger.runs() if r["run_id"] == run_id), None)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "?"
+    context.logger.info("Rollback of run %s (started %s): %s.", run_id, when, plan)
     if not args.yes:
         context.logger.info("Plan only: nothing was changed. Add --yes to carry it out.")
         return 0
@@ -208,6 +246,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     barrier = StateBarrier(lambda _state: None)
     runtime = LoadRuntime(config, barrier, context.logger)
     runtime.summary.settings = {"rollback_of": run_id}
+    runtime.pipeline.settings.delete_unverified = args.include_unverified
     runtime.preflight()
     for step in steps:
         if step.action == LEAVE:
