@@ -18,6 +18,7 @@ deleted in the source is deleted in CSM only when this target created it there
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from target_atlassian_csm.flow import CLEAR, DELETE, UPSERT, Ticket
 from target_atlassian_csm.ledger import CONFIRMED, DELETED, LedgerRow
@@ -78,16 +79,26 @@ def decide(
 
 
 def decide_deletion(
-    op: Operation, row: LedgerRow | None, *, unverified: bool = False
+    op: Operation,
+    row: LedgerRow | None,
+    *,
+    unverified: bool = False,
+    other_sources: Sequence[str] = (),
 ) -> Ticket | str:
     """A ticket deleting ``op``'s CSM record, or why nothing is deleted.
 
     Only records this target created are deleted (the ledger knows the run that created
     each): a record CSM held before the migration, or one an agent made, is left alone.
     ``unverified`` (a rollback told so) also deletes records first written without looking.
+    ``other_sources`` are source records that still load into the same CSM record (same email
+    or name): while any is left, the CSM record stays.
     """
     if row is None or row.status == DELETED:
         return "deleted in the source; never loaded by this target: nothing to delete"
+    if other_sources:
+        more = len(other_sources) - 3
+        shown = ", ".join(other_sources[:3]) + (f" and {more} more" if more > 0 else "")
+        return f"deleted in the source, but {shown} still load into the same CSM record: left"
     if row.created_run is None and not unverified:
         return (
             "deleted in the source; left in CSM: not created by this target as far as the "

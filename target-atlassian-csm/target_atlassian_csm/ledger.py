@@ -95,6 +95,14 @@ CREATE TABLE IF NOT EXISTS schemas (
     key_properties TEXT,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sources (
+    entity TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (entity, stream, source_id)
+);
+CREATE INDEX IF NOT EXISTS sources_by_key ON sources (entity, key);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at REAL NOT NULL,
@@ -491,6 +499,15 @@ class Ledger:
                     ),
                 )
             )
+        statements += [
+            (
+                "INSERT OR REPLACE INTO sources (entity, stream, source_id, key) "
+                "VALUES (?, ?, ?, ?)",
+                (op.entity, stream, source_id, op.key),
+            )
+            for op in confirmed
+            for stream, source_id in op.sources
+        ]
         for op, reason in failed:
             statements.append(
                 (
@@ -545,7 +562,31 @@ class Ledger:
             ]
             if op.entity == "organization":
                 statements.append(("DELETE FROM organization_ids WHERE name_key = ?", (op.key,)))
+            statements.append(
+                ("DELETE FROM sources WHERE entity = ? AND key = ?", (op.entity, op.key))
+            )
         self._write(statements)
+
+    def other_sources(self, entity: str, key: str, stream: str, source_id: str) -> list[str]:
+        """Source records besides ``stream/source_id`` that loaded into ``key`` (``stream/id``)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT stream, source_id FROM sources WHERE entity = ? AND key = ? "
+                "AND NOT (stream = ? AND source_id = ?) ORDER BY stream, source_id",
+                (entity, key, stream, source_id),
+            ).fetchall()
+        return [f"{s}/{i}" for s, i in found]
+
+    def drop_source(self, entity: str, stream: str, source_id: str) -> None:
+        """A source record deleted in the source no longer loads into its CSM record."""
+        self._write(
+            [
+                (
+                    "DELETE FROM sources WHERE entity = ? AND stream = ? AND source_id = ?",
+                    (entity, stream, source_id),
+                )
+            ]
+        )
 
     def end_submission(self, key: str) -> None:
         """The submission is over (its records were settled or resubmitted elsewhere)."""

@@ -84,6 +84,9 @@ class Operation:
     cleared: frozenset[str] = frozenset()  # mapped fields with no value in the record
     line: int | None = None  # input line of the (last) record
     warnings: list[str] = field(default_factory=list)
+    #: Every source record (stream, id) merged into this operation (duplicates by email or
+    #: name load as one CSM record): a deletion of one of them must not delete the others'.
+    sources: frozenset[tuple[str, str]] = frozenset()
     _hash: str | None = field(default=None, repr=False)
     _semantic_text: str | None = field(default=None, repr=False)
     #: Identity for dedupe and ledger: the case-folded email or organization name. Set once:
@@ -92,6 +95,8 @@ class Operation:
 
     def __post_init__(self) -> None:
         self.key = self.identity.casefold()
+        if not self.sources and self.source_id and self.origin == RECORD:
+            self.sources = frozenset({(self.stream, self.source_id)})
 
     @property
     def synthetic(self) -> bool:
@@ -159,6 +164,22 @@ class Operation:
         Organization references always accumulate (an association is only ever added).
         """
         if DELETION in (self.origin, newer.origin):
+            live = newer if newer.origin == RECORD else self if self.origin == RECORD else None
+            gone = self if live is newer else newer
+            if (
+                live is not None
+                and gone.source_id
+                and (gone.stream, gone.source_id) not in (live.sources)
+            ):
+                # Another source record still loads into this email or name: it stays.
+                return Operation(
+                    entity=live.entity, identity=live.identity or gone.identity,
+                    stream=live.stream, source_id=live.source_id,
+                    display_name=live.display_name, details=dict(live.details),
+                    org_refs=live.org_refs, record=live.record, seqs=self.seqs + newer.seqs,
+                    origin=RECORD, cleared=live.cleared, line=live.line,
+                    warnings=self.warnings + newer.warnings, sources=live.sources,
+                )  # fmt: skip
             # A deletion and a record of one key: the later says what the source holds now.
             return Operation(
                 entity=newer.entity, identity=newer.identity or self.identity,
@@ -191,6 +212,7 @@ class Operation:
             cleared=frozenset(cleared),
             line=newer.line if newer.line is not None else self.line,
             warnings=self.warnings + newer.warnings,
+            sources=self.sources | newer.sources,
         )
 
     @classmethod

@@ -515,10 +515,20 @@ class Pipeline:
             else:
                 self._route(ticket)
             return
-        found = decide_deletion(op, row, unverified=self.settings.delete_unverified)
+        others = []
+        if op.source_id:
+            others = self.ledger.other_sources(op.entity, op.key, op.stream, op.source_id)
+            self.ledger.drop_source(op.entity, op.stream, op.source_id)
+        found = decide_deletion(
+            op, row, unverified=self.settings.delete_unverified, other_sources=others
+        )
         if isinstance(found, str):
             self.records.end_op(op, SKIPPED, found)
-            if row is not None and row.created_run is None and row.status != LEDGER_DELETED:
+            if (
+                row is not None
+                and row.status != LEDGER_DELETED
+                and (others or row.created_run is None)
+            ):
                 self.records.warn(op, found)
             return
         if self.deletes_left <= 0:

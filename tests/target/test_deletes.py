@@ -170,3 +170,29 @@ def test_delete_policy_turned_on_later_never_deletes_what_the_first_write_did_no
     warnings = [d["reason"] for d in result.dead_letters if d["severity"] == "warning"]
     assert len(warnings) == 2
     assert all("not created by this target" in w for w in warnings)
+
+
+def test_a_shared_email_is_deleted_only_when_every_source_record_is(csm, tmp_path):
+    """Two source records with one email (any case) load as one CSM customer: deleting one of
+    them in the source leaves it, in the same run or a later one; deleting the last deletes."""
+    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="delete")
+    twins = [{"id": "p1", "email": "Twin@x.io", "org": "o1"}, {"id": "p2", "email": "twin@x.io"}]
+    assert run_target(config, messages(twins, ORGS)).exit_code == 0
+    assert {e.casefold() for e in held(csm)[0]} == {"twin@x.io"}
+    one_gone = run_target(config, messages([{**twins[0], "removed": True}], run=1))
+    assert one_gone.exit_code == 0
+    assert {e.casefold() for e in held(csm)[0]} == {"twin@x.io"}
+    assert any("p2 still load" in d["reason"] for d in one_gone.dead_letters)
+    both_gone = run_target(config, messages([{**twins[1], "removed": True}], run=2))
+    assert both_gone.exit_code == 0
+    assert held(csm)[0] == set()
+
+
+def test_in_one_run_a_deleted_duplicate_never_deletes_the_live_one(csm, tmp_path):
+    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="delete")
+    run_target(config, messages(people(1), ORGS))
+    twins = [{"id": "p7", "email": "p1@x.io", "removed": True}, *people(1)]
+    for order in (twins, twins[::-1]):
+        result = run_target(config, messages(order, run=1))
+        assert result.exit_code == 0
+        assert held(csm)[0] == {"p1@x.io"}
