@@ -577,6 +577,15 @@ class Ledger:
             ).fetchall()
         return [f"{s}/{i}" for s, i in found]
 
+    def source_key(self, entity: str, stream: str, source_id: str) -> str | None:
+        """The key a source record loaded into last (None: never loaded, or deleted)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key FROM sources WHERE entity = ? AND stream = ? AND source_id = ?",
+                (entity, stream, source_id),
+            ).fetchone()
+        return row[0] if row else None
+
     def drop_source(self, entity: str, stream: str, source_id: str) -> None:
         """A source record deleted in the source no longer loads into its CSM record."""
         self._write(

@@ -485,6 +485,8 @@ class Pipeline:
         if op.origin in (DELETION, FLAG):
             self._enter_deletion(op, row)  # type: ignore[arg-type]
             return
+        if row is None and live is None:
+            self._warn_moved(op)
         ticket = decide(
             op,
             row,  # type: ignore[arg-type]
@@ -502,6 +504,23 @@ class Pipeline:
             or (self.settings.keep_before_images and ticket.phase != DELETE)
         )
         self._route(ticket)
+
+    def _warn_moved(self, op: Operation) -> None:
+        """A source record loaded before under another email or name (a new key here)."""
+        for stream, source_id in op.sources:
+            old = self.ledger.source_key(op.entity, stream, source_id)
+            if old is not None and old != op.key:
+                what = "email" if op.entity == CUSTOMER else "name"
+                self.records.warn(
+                    op,
+                    f"source record {stream}/{source_id} was loaded as {self._shown(op, old)}; "
+                    f"with its new {what} it makes another CSM {op.entity} (a CSM {op.entity}'s "
+                    f"{what} cannot change through the bulk API): the old one is left as it "
+                    "was",
+                )
+
+    def _shown(self, op: Operation, key: str) -> str:
+        return self._identity_of(key) if op.entity == CUSTOMER else self.lookups.spelling(key)
 
     def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
         """A record deleted in the source: flagged, or its CSM record deleted (see admission)."""

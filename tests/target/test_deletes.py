@@ -196,3 +196,19 @@ def test_in_one_run_a_deleted_duplicate_never_deletes_the_live_one(csm, tmp_path
         result = run_target(config, messages(order, run=1))
         assert result.exit_code == 0
         assert held(csm)[0] == {"p1@x.io"}
+
+
+def test_a_changed_email_or_name_is_said_not_silent(csm, tmp_path):
+    """CSM keys customers by email and organizations by name: a source record whose email or
+    name changed makes a new CSM record, and the dead letters say which old one is left."""
+    config = target_config(csm, tmp_path, mapping=MAPPING)
+    run_target(config, messages(people(1), ORGS))
+    moved = run_target(
+        config,
+        messages([{"id": "p1", "email": "p1.new@x.io", "org": "o1"}],
+                 [{"id": "o2", "name": "Two Renamed"}], run=1),
+    )  # fmt: skip
+    assert moved.exit_code == 0
+    reasons = [d["reason"] for d in moved.dead_letters if d["severity"] == "warning"]
+    assert any("people/p1 was loaded as p1@x.io" in r for r in reasons), reasons
+    assert any("orgs/o2 was loaded as Two" in r for r in reasons), reasons
