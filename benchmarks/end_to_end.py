@@ -29,6 +29,7 @@ set by the slowest limit to the wall time (1.0 = the run went as fast as that li
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -136,6 +137,7 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=10_000)
     parser.add_argument("--mode", choices=("auto", "meltano", "pipe"), default="auto")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs)")
     args = parser.parse_args()
     mode = args.mode
     if mode == "auto":
@@ -164,11 +166,17 @@ def main() -> None:
         flush=True,
     )
     with (
-        tempfile.TemporaryDirectory() as tmp_name,
+        (
+            contextlib.nullcontext(tempfile.mkdtemp(prefix="e2e-"))
+            if args.keep
+            else tempfile.TemporaryDirectory()
+        ) as tmp_name,
         SandboxServer(hubspot) as h_server,
         SandboxServer(csm) as c_server,
     ):
         tmp = Path(tmp_name)
+        if args.keep:
+            print(f"run directory (kept): {tmp}", flush=True)
         runner = run_meltano if mode == "meltano" else run_pipe
         wall, code, command = runner(h_server.url, c_server.url, tmp)
         if code:
