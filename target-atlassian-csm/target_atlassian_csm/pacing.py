@@ -20,8 +20,8 @@ import threading
 import time
 from collections import deque
 
-#: The rolling window is this much longer than ``n / rate`` (arrival jitter; 1 % of the rate).
-MARGIN = 0.01
+#: The rolling window is this much longer than ``n / rate``: 5 ms a second of arrival jitter.
+MARGIN = 0.005
 
 
 def window_of(rate: float) -> tuple[int, float]:
