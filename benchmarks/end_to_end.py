@@ -29,6 +29,7 @@ set by the slowest limit to the wall time (1.0 = the run went as fast as that li
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -136,7 +137,17 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=10_000)
     parser.add_argument("--mode", choices=("auto", "meltano", "pipe"), default="auto")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs)")
+    parser.add_argument(
+        "--source",
+        choices=("hubspot", "kustomer"),
+        default="hubspot",
+        help="kustomer: meltano run tap-kustomer target-atlassian-csm (--contacts customers)",
+    )
     args = parser.parse_args()
+    if args.source == "kustomer":
+        kustomer_main(args)
+        return
     mode = args.mode
     if mode == "auto":
         mode = "meltano" if meltano_ready() else "pipe"
@@ -164,11 +175,17 @@ def main() -> None:
         flush=True,
     )
     with (
-        tempfile.TemporaryDirectory() as tmp_name,
+        (
+            contextlib.nullcontext(tempfile.mkdtemp(prefix="e2e-"))
+            if args.keep
+            else tempfile.TemporaryDirectory()
+        ) as tmp_name,
         SandboxServer(hubspot) as h_server,
         SandboxServer(csm) as c_server,
     ):
         tmp = Path(tmp_name)
+        if args.keep:
+            print(f"run directory (kept): {tmp}", flush=True)
         runner = run_meltano if mode == "meltano" else run_pipe
         wall, code, command = runner(h_server.url, c_server.url, tmp)
         if code:
@@ -243,6 +260,125 @@ def main() -> None:
                     "customers": customers,
                     "organizations": organizations,
                     "hubspot_requests": len(h_entries),
+                    "csm_requests": dict(c_kinds),
+                },
+                indent=2,
+            )
+        )
+
+
+def kustomer_main(args: argparse.Namespace) -> None:
+    """``meltano run tap-kustomer target-atlassian-csm`` (meltano.yml's selection: customers,
+    companies) against the Kustomer and CSM sandboxes at their default limits."""
+    kustomer = create_app("kustomer", journal_bodies=False)
+    kustomer.seed(
+        "default",
+        customers=args.contacts,
+        companies=args.companies,
+        conversations_per_customer=0,
+        messages_per_conversation=0,
+        notes_per_conversation=0,
+        kobjects_per_klass=0,
+    )
+    csm = create_app("csm", journal_bodies=False)
+    csm.seed("flows")  # the detail fields the Kustomer sandbox's data maps to
+    before = csm.state_snapshot()
+    seeded_customers, seeded_orgs = len(before["customers"]), len(before["organizations"])
+    knobs_k, knobs_c = kustomer.knobs, csm.knobs
+    task_time = float(knobs_c["task_overhead_seconds"]) + 100 * float(knobs_c["seconds_per_item"])
+    print(
+        f"Kustomer sandbox: {args.contacts:,} customers, {args.companies:,} companies; org budget "
+        f"{knobs_k['rate_limit_per_minute']}/min, search {knobs_k['search_rate_limit_per_minute']}"
+        f"/min\nCSM sandbox: task cap {knobs_c['task_cap']}, {task_time:.2f} s per task of 100, "
+        f"{knobs_c['rate_limit_requests']} requests/{knobs_c['rate_limit_window_seconds']:g} s",
+        flush=True,
+    )
+    with (
+        (
+            contextlib.nullcontext(tempfile.mkdtemp(prefix="e2e-"))
+            if args.keep
+            else tempfile.TemporaryDirectory()
+        ) as tmp_name,
+        SandboxServer(kustomer) as k_server,
+        SandboxServer(csm) as c_server,
+    ):
+        tmp = Path(tmp_name)
+        env = {
+            **os.environ,
+            "MELTANO_ENVIRONMENT": "sandbox",
+            "TAP_KUSTOMER_BASE_URL": k_server.url,
+            "TARGET_ATLASSIAN_CSM_BASE_URL": c_server.url,
+            "TARGET_ATLASSIAN_CSM_LEDGER_PATH": str(tmp / "ledger.sqlite"),
+            "TARGET_ATLASSIAN_CSM_DEAD_LETTER_PATH": str(tmp / "dead.jsonl"),
+            "TARGET_ATLASSIAN_CSM_SUMMARY_PATH": str(tmp / "summary.json"),
+        }
+        command = [
+            str(VENV / "meltano"), "run", "--full-refresh", "--state-id-suffix", "benchmark",
+            "tap-kustomer", "target-atlassian-csm",
+        ]  # fmt: skip
+        started = time.monotonic()
+        with (tmp / "meltano.log").open("wb") as log:
+            code = subprocess.call(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wall = time.monotonic() - started
+        if code:
+            sys.stderr.write((tmp / "meltano.log").read_text()[-4000:])
+            msg = f"meltano run exited {code}"
+            raise SystemExit(msg)
+        summary = json.loads((tmp / "summary.json").read_text())
+        k_entries = kustomer.journal.entries()
+        c_entries = csm.journal.entries()
+        snapshot = csm.state_snapshot()
+    searches = sum(1 for e in k_entries if "/search" in e.path)
+    c_kinds = Counter(
+        "bulk" if e.path.endswith("/bulk") else "poll" if "/tasks/" in e.path else "other"
+        for e in c_entries
+    )
+    c_status = Counter(e.status for e in c_entries)
+    tasks = len(snapshot["tasks"])
+    customers = len(snapshot["customers"]) - seeded_customers
+    organizations = len(snapshot["organizations"]) - seeded_orgs
+    # The fewest searches: one page of 500 per stream's records, one more per stream for the
+    # archive search (the tap reads both), whatever the reading of the sorts.
+    min_searches = math.ceil(args.contacts / 500) + math.ceil(args.companies / 500) + 2
+    min_tasks = math.ceil(customers / 100) + math.ceil(organizations / 100)
+    csm_rate = float(knobs_c["rate_limit_requests"]) / float(knobs_c["rate_limit_window_seconds"])
+    bounds = {
+        "Kustomer search budget": min_searches
+        / float(knobs_k["search_rate_limit_per_minute"])
+        * 60,
+        "CSM task cap": min_tasks * task_time / int(knobs_c["task_cap"]),
+        "CSM rate limit": 2 * min_tasks / csm_rate,
+    }
+    slowest = max(bounds, key=bounds.get)
+    print(
+        f"\nran (meltano): {shlex.join(command[1:])}\n"
+        f"wall {wall:.1f} s; the run added {customers:,} customers and {organizations:,} "
+        f"organizations to CSM ({tasks} tasks)\n"
+        f"target summary: customers {summary['entities'].get('customer')}, organizations "
+        f"{summary['entities'].get('organization')}\n"
+        f"Kustomer requests {len(k_entries)} (searches {searches}, minimum {min_searches})\n"
+        f"CSM requests {len(c_entries)} {dict(c_kinds)} statuses {dict(c_status)}; polls/task "
+        f"{c_kinds['poll'] / max(1, tasks):.2f}; target's own count {summary['requests']}"
+    )
+    for name, seconds in bounds.items():
+        print(f"  bound set by the {name}: {seconds:7.1f} s")
+    ratio = bounds[slowest] / wall
+    print(
+        f"slowest limit: {slowest}, {bounds[slowest]:.1f} s; bound / wall = {ratio:.3f}",
+        flush=True,
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "source": "kustomer",
+                    "wall_s": round(wall, 1),
+                    "bounds_s": bounds,
+                    "slowest": slowest,
+                    "ratio": round(ratio, 3),
+                    "customers": customers,
+                    "organizations": organizations,
+                    "kustomer_requests": len(k_entries),
                     "csm_requests": dict(c_kinds),
                 },
                 indent=2,

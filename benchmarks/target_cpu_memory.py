@@ -56,6 +56,7 @@ class InstantCsm(CsmClient):
         body: bytes | None = None,
         idempotency_key: str | None = None,  # noqa: ARG002
         kind: str = "other",
+        **_: Any,  # root, retries: nothing to retry in memory
     ) -> Any:
         self.summary.request(kind)
         if path.endswith("/bulk"):

@@ -109,10 +109,24 @@ class Batcher:
         return False
 
     def remove(self, ticket: Ticket) -> None:
-        """Take a buffered ticket out (merged into a newer one)."""
+        """Take a buffered ticket out (merged into a newer one).
+
+        It may be in a partial buffer or in a batch already cut and waiting in :attr:`ready`
+        for a free lane (every lane busy: the site's rate limit or task cap binds); left in a
+        ready batch, an ended ticket would be sent (and the flow refuses that move).
+        """
         kind = (ticket.op.entity, ticket.phase)
         if self._buffers[kind].pop(id(ticket), None) is not None:
             self._weights[kind] -= _weight(ticket)
+            if not self._buffers[kind]:
+                self._since.pop(kind, None)  # nothing left to cut
+            return
+        for batch in self.ready:
+            if batch.kind == kind and any(t is ticket for t in batch.tickets):
+                batch.tickets = [t for t in batch.tickets if t is not ticket]
+                if not batch.tickets:
+                    self.ready.remove(batch)
+                return
 
     def requeue(self, batch: Batch) -> None:
         """A batch goes again (split halves of a failed one), before anything new."""

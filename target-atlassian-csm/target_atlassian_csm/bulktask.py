@@ -198,36 +198,50 @@ class BulkRunner:
         self.journal.rekeyed(old, sub.key)
 
     def _await(self, sub: Submission, *, resumed: bool) -> TaskStatus:
+        """Poll until the task ends; times count from send times (see :mod:`.polling`).
+
+        The server creates the task when the submit reaches it and reads a poll when the poll
+        reaches it, so a task's age at a poll is the poll's send time minus the submit's,
+        whatever the round trip; a poll is *sent* at the age the schedule names, and arrives
+        as the task ends instead of one round trip after. A poll that was refused (429) and
+        sent again later tells only "done by then": it teaches no bracket.
+        """
         task_id = sub.task_id or ""
-        started = time.monotonic()
-        delay = (
+        now = time.monotonic()
+        sent, _ = self.client.last_sent()
+        started = now if resumed or sent is None else min(sent, now)
+        first = (
             self.schedule.min_seconds
             if resumed
             else self.schedule.first_delay(sub.entity, sub.size)
         )
+        due = started + first
         lower = 0.0
         while True:
-            if self.client.stop_event.wait(delay):
+            if self.client.stop_event.wait(max(0.0, due - time.monotonic())):
                 msg = f"interrupted while task {task_id} was in flight (it stays in the ledger)"
                 raise Interrupted(msg)
+            asked = time.monotonic()
             try:
                 status = self.client.task(task_id)
             except NotFoundError:
                 self.logger.warning("Task %s is unknown to CSM: its outcome is unknown.", task_id)
                 return TaskStatus(task_id, FAILED, "NOT_FOUND")
-            elapsed = time.monotonic() - started
+            sent, throttled = self.client.last_sent()
+            sent = sent if sent is not None and sent >= asked else asked
+            age = sent - started
             if status.state != RUNNING:
                 if not resumed:
-                    self.schedule.learn(sub.entity, sub.size, lower, elapsed)
-                    self.summary.task_took(sub.entity, elapsed)
+                    self.schedule.learn(sub.entity, sub.size, 0.0 if throttled else lower, age)
+                    self.summary.task_took(sub.entity, age)
                 return status
-            if elapsed > self.task_timeout_seconds:
+            if age > self.task_timeout_seconds:
                 self.logger.warning(
-                    "Task %s still running after %.0fs: treating it as failed.", task_id, elapsed
+                    "Task %s still running after %.0fs: treating it as failed.", task_id, age
                 )
                 return TaskStatus(task_id, FAILED, "TIMED_OUT")
-            lower = elapsed
-            delay = self.schedule.next_delay(sub.entity, sub.size, elapsed)
+            lower = age
+            due = sent + self.schedule.next_delay(sub.entity, sub.size, age)
 
 
 # ------------------------------------------------------------------ the verdict

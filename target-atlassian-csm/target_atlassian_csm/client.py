@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 import backoff
 import requests
 
+from target_atlassian_csm.pacing import Pacer
 from target_atlassian_csm.summary import RunSummary
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -189,43 +190,6 @@ def retry_after_seconds(response: requests.Response, now: float | None = None) -
     return None
 
 
-class Pacer:
-    """A shared token bucket (requests per second) with a pause that a 429 can extend."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self._capacity = max(1.0, rate)
-        self._tokens = self._capacity
-        self._updated = time.monotonic()
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
-
-    def pause(self, seconds: float) -> None:
-        """Hold every caller for ``seconds`` (the server asked for quiet)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-
-    def wait(self) -> None:
-        """Block until one request may be sent."""
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                if now < self._paused_until:
-                    delay = self._paused_until - now
-                elif self.rate <= 0:
-                    return
-                else:
-                    self._tokens = min(
-                        self._capacity, self._tokens + (now - self._updated) * self.rate
-                    )
-                    self._updated = now
-                    if self._tokens >= 1:
-                        self._tokens -= 1
-                        return
-                    delay = (1 - self._tokens) / self.rate
-            time.sleep(delay)
-
-
 class CsmClient:
     """One CSM site's REST API (thread-safe; one HTTP session per thread)."""
 
@@ -331,8 +295,10 @@ class CsmClient:
         next(waits)  # the generator's first value is a priming None
         problem = ""
         attempts = (self.max_retries if retries is None else retries) + 1
+        self._local.throttled = False
         for attempt in range(1, attempts + 1):
             self.pacer.wait()
+            self._local.sent_at = time.monotonic()
             try:
                 response = self._session().request(
                     method, url, data=body, headers=headers, timeout=self.timeout
@@ -351,6 +317,7 @@ class CsmClient:
             status = response.status_code
             if status in (429, 503):
                 self.summary.request("throttled_429" if status == 429 else "unavailable_503")
+                self._local.throttled = True
                 wait = retry_after_seconds(response)
                 wait = wait if wait is not None else random.uniform(0, next(waits))
                 if response.headers.get("X-RateLimit-Remaining", "").strip() == "0":
@@ -381,6 +348,17 @@ class CsmClient:
             "Nothing after the last emitted STATE is lost: rerun to resume."
         )
         raise FatalApiError(msg)
+
+    def last_sent(self) -> tuple[float | None, bool]:
+        """This thread's last request: when its last attempt went out, and whether refused.
+
+        The send time is ``time.monotonic()`` (None before any request); refused means an
+        earlier attempt of it was answered 429/503.
+        Task timing counts from send times, not answers: the server sees a request about when
+        it is sent, so a task's age at a poll is the poll's send time minus the submit's,
+        whatever the round trip (see :mod:`.polling`).
+        """
+        return getattr(self._local, "sent_at", None), getattr(self._local, "throttled", False)
 
     def _log_retry(
         self, method: str, path: str, problem: str, *, attempt: int, attempts: int, wait: float

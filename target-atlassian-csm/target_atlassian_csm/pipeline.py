@@ -393,11 +393,19 @@ class Pipeline:
         self.records.barrier.maybe_emit()
 
     def _make_room(self) -> None:
-        """Over the bound with nothing else to wait for: release tickets waiting on sources."""
+        """Over the bound with nothing else to wait for: release tickets waiting on sources.
+
+        Only the reader can meet a source need (the organization's record), and it is the one
+        waiting here, so tasks in flight do not make room for these tickets: they are released
+        as soon as no other ticket is held, while tasks are still in flight, and the lanes find
+        a batch when their task ends. (Waiting for the lanes to go idle first left the site's
+        task slots empty at every release: the Kustomer end-to-end run, whose customers name
+        companies the tap sends later, loaded at 230 records/s in those phases instead of 470.)
+        """
         on_sources = self.needs.oldest_on_sources(self.flow.queued())
         others = self.flow.queued() - len(on_sources)
-        if others > 0 or self.flow.counts[IN_FLIGHT] > 0 or self.lanes.busy:
-            return  # lanes or look-ups will make room
+        if others > 0:
+            return  # the lanes or look-ups will make room
         for ticket in on_sources[: max(1, len(on_sources) - self.max_queued // 2)]:
             self._release_sources(ticket)
 

@@ -16,6 +16,15 @@ A ticket waits on *needs*, each a token:
 :class:`Needs` keeps who waits for what. :class:`Lookups` keeps what is known and which
 look-ups are due, and turns CSM's answers into *decisions* (needs met, organizations to
 create); the pipeline makes the requests and acts on the decisions under its lock.
+
+**Full look-ups.** ``organization/fetch`` takes 50 names and costs one request of the site's
+budget whatever it carries. The names customers wait for come a few at a time (customers
+name their companies in any order), so an organization look-up is topped up to 50 with
+*spare* names: organizations this run created whose ids no one has asked for yet. A customer
+that names one later finds its id known, and no request of its own is needed. A spare name is
+only ever carried by a look-up that is made anyway: an organizations-only load sends no
+look-up for them. (End to end, 100,000 contacts of 9,599 new companies: 294 look-ups
+became ~192, the minimum; at the site's rate limit, 10 s of a 250 s run.)
 """
 
 from __future__ import annotations
@@ -145,6 +154,9 @@ class Lookups:
         self.not_in_ledger: set[str] = set()
         self.tried_creating: set[str] = set()
         self.org_lookups: dict[str, Lookup] = {}
+        #: Organizations this run confirmed whose id nobody asked for yet (name key ->
+        #: spelling), carried by look-ups made anyway (see module docstring).
+        self.spare: dict[str, str] = {}
         self.own_lookups: dict[tuple[str, str], Lookup] = {}
 
     # ------------------------------------------------------------------- knowns
@@ -202,6 +214,7 @@ class Lookups:
         """
         self.org_ids.pop(name_key, None)
         self.org_lookups.pop(name_key, None)
+        self.spare.pop(name_key, None)
         self.not_in_ledger.add(name_key)
         self.orgs_missing[name_key] = "was deleted in the source and in CSM in this run"
         return Answer(met=[org_need(name_key)])
@@ -221,8 +234,12 @@ class Lookups:
 
     def organization_settled(self, name_key: str, spelling: str, *, confirmed: bool) -> None:
         """An organization of this run settled: look its id up if a customer waits on it."""
-        if self.needs.waiting_on(org_need(name_key)) and name_key not in self.org_ids:
+        if name_key in self.org_ids:
+            return
+        if self.needs.waiting_on(org_need(name_key)):
             self.org_lookups[name_key] = Lookup(spelling, confirmed_by_us=confirmed)
+        elif confirmed:
+            self.spare[name_key] = spelling
 
     def next_job(self, busy: set[str]) -> Job | None:
         """The look-up to run now, if any is due."""
@@ -232,7 +249,13 @@ class Lookups:
         ]
         if names:
             chosen = names[:ORGANIZATION_FETCH_MAX]
-            return Job("orgs", ORGANIZATION, {k: self.org_lookups[k].spelling for k in chosen})
+            asked = {k: self.org_lookups[k].spelling for k in chosen}
+            for key, spelling in self.spare.items():
+                if len(asked) >= ORGANIZATION_FETCH_MAX:
+                    break
+                if key not in asked and key not in busy and key not in self.org_lookups:
+                    asked[key] = spelling
+            return Job("orgs", ORGANIZATION, asked)
         for entity, limit in (
             (CUSTOMER, CUSTOMER_FETCH_MAX),
             (ORGANIZATION, ORGANIZATION_FETCH_MAX),
@@ -264,7 +287,10 @@ class Lookups:
         answer = Answer()
         for name_key in job.asked:
             lookup = self.org_lookups.get(name_key)
+            spare = self.spare.pop(name_key, None) is not None
             if lookup is None:
+                if spare and name_key in found:  # a free rider: known for whoever names it
+                    self.org_ids[name_key] = found[name_key]
                 continue
             if name_key in found:
                 del self.org_lookups[name_key]

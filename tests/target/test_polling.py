@@ -33,7 +33,19 @@ def test_an_upper_bound_alone_never_inflates_the_estimate():
     schedule.learn("customer", 100, lower=1.0, upper=1.2)
     before = schedule.expected("customer", 100)
     schedule.learn("customer", 100, lower=0.0, upper=5.0)  # done at a late first poll
+    assert schedule.expected("customer", 100) == pytest.approx(before)  # not raised
+    schedule.learn("customer", 100, lower=0.0, upper=before)  # done when first polled
     assert schedule.expected("customer", 100) < before
+
+
+def test_tasks_done_together_lower_the_estimate_once():
+    """Five lanes' tasks polled at the same expected end, all done: one nudge, not five."""
+    schedule = PollSchedule()
+    schedule.learn("customer", 100, lower=4.9, upper=5.1)
+    first = schedule.first_delay("customer", 100)
+    for _ in range(5):
+        schedule.learn("customer", 100, lower=0.0, upper=first)
+    assert schedule.first_delay("customer", 100) == pytest.approx(first * 0.995)
 
 
 def test_done_at_the_first_poll_brings_the_next_first_poll_earlier():
