@@ -155,6 +155,19 @@ class LoadRuntime:
         """End of input: wait for every record to settle."""
         self.pipeline.finish()
 
+    def _stale(self, entry: dict[str, Any]) -> bool:
+        """A dead-letter entry that a later ending of its record made obsolete.
+
+        What this run saw decides (:meth:`RunRecords.stale`: any later ending of the record);
+        for a record this run did not see, an error is stale when the ledger says CSM
+        confirmed the record after the entry was written (a run that ended before it could
+        compact the file).
+        """
+        said = self.records.stale(entry)
+        if said is not None:
+            return said
+        return (entry.get("severity") or "error") == "error" and self._landed(entry)
+
     def _landed(self, entry: dict[str, Any]) -> bool:
         """A dead-lettered record that has been confirmed since (by this run or a later one)."""
         entity, identity = entry.get("entity"), entry.get("identity")
@@ -202,7 +215,7 @@ class LoadRuntime:
                 self.dead_letters.warnings,
                 where,
             )
-        self.dead_letters.compact(self._landed)
+        self.dead_letters.compact(self._stale)
         self.dead_letters.close()
         self.ledger.close()
         return data
