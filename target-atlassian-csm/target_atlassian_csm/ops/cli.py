@@ -28,6 +28,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_atlassian_csm.client import CsmClient, CsmError
 from target_atlassian_csm.ledger import Ledger, LedgerSiteMismatch
+from target_atlassian_csm.runtime import ledger_site, site_mismatch
 from target_atlassian_csm.settings import CONFIG_SCHEMA
 from target_atlassian_csm.summary import RunSummary
 
@@ -59,8 +60,9 @@ class Context:
                 self._ledger = Ledger(
                     path, site=str(self.config["cloud_id"]), run_id=run_id, record_run=False
                 )
-            except LedgerSiteMismatch as exc:
-                raise CommandError(str(exc)) from None
+            except LedgerSiteMismatch:
+                site = str(self.config["cloud_id"])
+                raise CommandError(site_mismatch(path, ledger_site(path), site)) from None
         return self._ledger
 
     def client(self, summary: RunSummary | None = None) -> CsmClient:
