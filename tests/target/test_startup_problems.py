@@ -37,3 +37,55 @@ def test_a_ledger_of_another_site_names_both_possibilities(csm, tmp_path, caplog
     code, _ = run_ops(config, "report")
     assert code == 2
     assert "mistyped" in caplog.text.splitlines()[-1]
+
+
+def _target_cli(tmp_path, config, env=None):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    exe = Path(sys.executable).with_name("target-atlassian-csm")
+    return subprocess.run(
+        [str(exe), "--config", str(path)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+SECRET = "s3cret-value-4711"
+
+
+def test_a_badly_typed_setting_ends_in_one_line_with_status_2(tmp_path):
+    for bad in ({"max_failure_rate": "abc"}, {"access_token": [SECRET]}):
+        config = {"cloud_id": "x", "access_token": SECRET, **bad}
+        done = _target_cli(tmp_path, config)
+        assert done.returncode == 2, done.stderr
+        errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
+        assert len(errors) == 1, done.stderr
+        assert next(iter(bad)) in errors[0]
+        assert SECRET not in done.stderr
+
+
+def test_a_misspelled_setting_from_the_environment_is_warned_about(
+    csm, tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setenv("TARGET_ATLASSIAN_CSM_DELETE_POLCY", "delete")
+    monkeypatch.setenv("TARGET_ATLASSIAN_CSM__DIALECT", "target_atlassian_csm")  # Meltano's extra
+    monkeypatch.setenv("TARGET_ATLASSIAN_CSM_STREAM_MAPS", "{}")  # the SDK's own setting
+    monkeypatch.setenv("TARGET_ATLASSIAN_CSM_DELETE_POLICY", "ignore")
+
+    assert run_target(target_config(csm, tmp_path), crm_messages(1, 1)).exit_code == 0
+
+    unknown = [r.getMessage() for r in caplog.records if "Unknown setting" in r.getMessage()]
+    assert unknown == [
+        "Unknown setting 'delete_polcy' (environment variable TARGET_ATLASSIAN_CSM_DELETE_POLCY) "
+        "is ignored (did you mean 'delete_policy'?)."
+    ]
