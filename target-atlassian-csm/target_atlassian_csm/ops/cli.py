@@ -33,6 +33,8 @@ from target_atlassian_csm.settings import CONFIG_SCHEMA
 from target_atlassian_csm.summary import RunSummary
 
 PROG = "target-atlassian-csm-ops"
+#: The SDK's logger of settings read from environment variables.
+SDK_CONFIG_LOGGER = "singer_sdk.configuration._dict_config"
 Runner = Callable[[argparse.Namespace, "Context"], int]
 
 
@@ -127,11 +129,14 @@ def settings(config_files: Sequence[str]) -> dict[str, Any]:
         if "number" in kinds and isinstance(config.get(name), str):
             with contextlib.suppress(ValueError):  # left as text: validation names it
                 config[name] = float(config[name])
+    quiet.setLevel(logging.WARNING)  # its warnings (unknown settings) shown, not its chatter
     try:
         target = TargetAtlassianCSM(config=config, validate_config=True)
     except ConfigValidationError as exc:
         msg = "settings are not valid: " + "; ".join(exc.errors)
         raise CommandError(msg) from None
+    finally:
+        quiet.setLevel(level)
     return dict(target.config)
 
 
@@ -153,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.set_defaults(handler=register(sub))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    # The SDK says at INFO each setting it reads from the environment (40 lines before the
+    # command's own output under Meltano, which sets them all): only its warnings are shown.
+    logging.getLogger(SDK_CONFIG_LOGGER).setLevel(logging.WARNING)
     logger = logging.getLogger(PROG)
     context: Context | None = None
     try:
