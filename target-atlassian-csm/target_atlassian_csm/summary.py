@@ -127,8 +127,9 @@ class RunSummary:
         """Per entity, why its failures make the run fail (empty: they do not).
 
         Failed records count against records attempted (received, less skipped and rejected:
-        merged records are counted in the outcome of their group), once at least ``min_records`` were attempted: a few failures of a small
-        incremental run are reported, not fatal. Rejected records (no email...) are a
+        merged records are counted in the outcome of their group), once at least
+        ``min_records`` were attempted: a few failures of a small incremental run are
+        reported, not fatal. Rejected records (no email...) are a
         property of the source: they fail the run only when nothing else of the entity
         could be loaded, which is a mapping that reads the wrong field.
         """
