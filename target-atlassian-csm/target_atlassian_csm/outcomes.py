@@ -36,14 +36,7 @@ from typing import Any
 
 from target_atlassian_csm.barrier import StateBarrier
 from target_atlassian_csm.deadletter import DeadLetters
-from target_atlassian_csm.operations import (
-    ASSOCIATION,
-    DEFERRED,
-    DELETION,
-    FLAG,
-    RECORD,
-    Operation,
-)
+from target_atlassian_csm.operations import DELETION, FLAG, RECORD, Operation
 from target_atlassian_csm.plan import RunPlan, reason_key
 from target_atlassian_csm.summary import RunSummary
 
@@ -59,6 +52,8 @@ CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED, DELETED = (
 ENDINGS = frozenset({CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED, DELETED})
 #: Endings after which the record is not dead-lettered (whatever an older entry says).
 LANDINGS = frozenset({CREATED, UPDATED, UNCHANGED, SKIPPED, DELETED})
+#: Not an ending: a write of the record's key that did not carry a record of this run.
+WRITTEN = "written"
 #: Endings that wrote the record again (or removed it): a warning it had is said anew if true.
 RESENT = frozenset({CREATED, UPDATED, DELETED})
 
@@ -129,15 +124,20 @@ class RunRecords:
             msg = f"unknown ending {how!r}"
             raise ValueError(msg)
         seqs = list(seqs)
-        if counted:
-            with self._lock:
-                new = {seq for seq in seqs if seq not in self._counted}
-                self._counted |= new
-                order = next(self._order)
-                for key in record_keys(entity, identity, stream, source_id):
+        with self._lock:
+            new = {seq for seq in seqs if seq not in self._counted} if counted else set()
+            self._counted |= new
+            order = next(self._order)
+            for key in record_keys(entity, identity, stream, source_id):
+                if counted and seqs:  # a record of this run ends
                     self._ends[key] = (order, how)
-            if new:
-                self.summary.count(entity, how, len(new))
+                elif how not in (FAILED, REJECTED):
+                    # A write that is not the record's own (a submission resumed from an
+                    # interrupted run, an association made late, an organization created by
+                    # name): it says nothing of whether the record's latest version landed.
+                    self._ends.setdefault(key, (order, WRITTEN))
+        if new:
+            self.summary.count(entity, how, len(new))
         if how in (FAILED, REJECTED):
             who = f"{stream}/{source_id or identity or '?'}"
             self.plan.failure(entity, reason or how, who)
@@ -159,7 +159,10 @@ class RunRecords:
         self, op: Operation, how: str, reason: str | None = None, task_id: str | None = None
     ) -> None:
         """An operation ends (counted only when it came from a record of a mapped stream)."""
-        if op.origin in (ASSOCIATION, DEFERRED) and how not in (FAILED, REJECTED):
+        if how in (CREATED, UPDATED) and op.org_refs:
+            # CSM confirmed a write carrying these associations (a deferred one made late
+            # comes here as the record's ledger state plus the association). A reference
+            # released again in this run is warned about again (and that warning is kept).
             with self._lock:
                 made = self._associated.setdefault(("identity", op.entity, op.key), set())
                 made.update(_reference_texts(op))
@@ -197,7 +200,9 @@ class RunRecords:
     def stale(self, entry: dict[str, Any]) -> bool | None:
         """Whether this run made a dead-letter ``entry`` stale (None: this run did not say).
 
-        An error is stale when its record's latest ending in this run was not a failure. A
+        An error is stale when its record's latest ending in this run was not a failure; a
+        write of its key that carried no record of this run (a resumed submission, an
+        association made late) keeps it, as its record's version may never have landed. A
         warning is stale when the association it is about was made in this run, or when the
         record was written again (or deleted) without a new warning; a record found unchanged
         or skipped keeps its warning (CSM holds what the warning says).

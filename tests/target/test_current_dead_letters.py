@@ -90,3 +90,27 @@ def test_a_warning_still_true_stays(csm, tmp_path):
     assert [d["reason"][:37] for d in again.dead_letters] == [
         "organization orgs:o9 is not known yet"
     ]
+
+
+def test_an_association_made_late_does_not_land_a_newer_failed_version(csm, tmp_path):
+    mapping = {**MAPPING, "people": {**MAPPING["people"], "details": {"Plan": "plan"}}}
+    config = target_config(csm, tmp_path, mapping=mapping, max_failure_rate=1)
+    props = {"plan": {"type": ["string", "null"]}}
+    lonely = {"id": "p1", "email": "p1@x.io", "org": "o9", "plan": "Free"}
+    run_target(config, with_props(messages([lonely]), props))
+    failed = run_target(config, with_props(messages([{**lonely, "plan": "Platinum"}]), props))
+    assert [d["severity"] for d in failed.dead_letters] == ["warning", "error"]
+
+    later = run_target(config, messages([], [{"id": "o9", "name": "Nine"}], run=2))
+
+    assert [c["organizationIds"] for c in csm.state()["customers"]] == [["1"]]  # made
+    assert [(d["severity"], d["identity"]) for d in later.dead_letters] == [
+        ("error", "p1@x.io")  # the Platinum version never landed
+    ]
+
+
+def with_props(messages, props):
+    for message in messages:
+        if message["type"] == "SCHEMA" and message["stream"] == "people":
+            message["schema"]["properties"].update(props)
+    return messages
