@@ -9,9 +9,10 @@ write.
 
 Lines are appended as records fail (a crash loses none), and :meth:`DeadLetters.compact`
 then keeps *one current entry per record*: the latest error and the latest warning of each
-record (by entity and identity, else stream and source id), dropping those of records that
-have landed since. A record dead-lettered in every incremental run is one line, not one per
-run.
+record (by entity and identity, else stream and source id), dropping those that later
+endings made stale (the record landed, was found unchanged, deleted or skipped; the
+association a warning is about was made). A record dead-lettered in every incremental run is
+one line, not one per run.
 """
 
 from __future__ import annotations
@@ -91,10 +92,10 @@ class DeadLetters:
             self._file.write(text + "\n")
             self._file.flush()
 
-    def compact(self, landed: Callable[[dict[str, Any]], bool]) -> int:
+    def compact(self, stale: Callable[[dict[str, Any]], bool]) -> int:
         """Keep one current entry per record (see module docstring); return lines kept.
 
-        ``landed(entry)`` says whether the entry's record has been confirmed since.
+        ``stale(entry)`` says whether a later ending of the entry's record made it obsolete.
         """
         with self._lock:
             if not self.enabled or not self.path.exists():
@@ -112,11 +113,7 @@ class DeadLetters:
                     continue
                 latest.pop(record_key(entry, number), None)  # re-insert: keep file order
                 latest[record_key(entry, number)] = entry
-            kept = [
-                e
-                for e in latest.values()
-                if e.get("severity") != "error" or not e.get("identity") or not landed(e)
-            ]
+            kept = [e for e in latest.values() if not stale(e)]
             temporary = self.path.with_name(self.path.name + ".compacting")
             fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as out:

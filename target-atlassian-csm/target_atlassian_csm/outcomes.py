@@ -13,13 +13,24 @@ A record read by the target ends exactly once, one of:
 ``deleted``                deleted in the source, and its CSM record deleted too
                            (``delete_policy: delete``).
 
-Records merged into another of the same email or name end with that one (counted
-``merged``). :class:`RunRecords` is built once per run from plain objects (summary, plan,
-dead letters, barrier) and handed to whoever ends records: the sinks and the pipeline.
+Records merged into another of the same email or name end with that one: each is counted
+in the outcome of its group, and ``merged`` counts them apart. The outcome counters are a
+partition of the records received: a record is counted by its sequence number, once, in
+the outcome it ends with (an operation that carries no record read in this run, such as a
+submission an interrupted run left open, is not counted again).
+
+Every ending also makes the dead-letter file current (:meth:`RunRecords.stale`): a record
+that lands, is found unchanged, deleted or skipped after it was dead-lettered leaves the
+file at the end of the run, a newer failure replaces the older one, and a warning about a
+missing association goes once the association is made. :class:`RunRecords` is built once
+per run from plain objects (summary, plan, dead letters, barrier) and handed to whoever ends
+records: the sinks and the pipeline.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,6 +50,24 @@ CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED, DELETED = (
     "deleted",
 )
 ENDINGS = frozenset({CREATED, UPDATED, UNCHANGED, SKIPPED, REJECTED, FAILED, DELETED})
+#: Endings after which the record is not dead-lettered (whatever an older entry says).
+LANDINGS = frozenset({CREATED, UPDATED, UNCHANGED, SKIPPED, DELETED})
+#: Not an ending: a write of the record's key that did not carry a record of this run.
+WRITTEN = "written"
+#: Endings that wrote the record again (or removed it): a warning it had is said anew if true.
+RESENT = frozenset({CREATED, UPDATED, DELETED})
+
+
+def record_keys(
+    entity: str | None, identity: str | None, stream: str | None, source_id: Any
+) -> list[tuple[str, ...]]:
+    """The keys a record is known by in the dead letters: its email or name, its source id."""
+    keys: list[tuple[str, ...]] = []
+    if entity and identity:
+        keys.append(("identity", str(entity), str(identity).casefold()))
+    if stream and source_id is not None and str(source_id) != "":
+        keys.append(("source", str(stream), str(source_id)))
+    return keys
 
 
 class RunRecords:
@@ -56,6 +85,16 @@ class RunRecords:
         self.plan = plan
         self.dead_letters = dead_letters
         self.barrier = barrier
+        self._lock = threading.Lock()
+        self._order = itertools.count()
+        #: Sequence numbers already counted in an outcome (each record is counted once).
+        self._counted: set[int] = set()
+        #: Per record key: (order, ending) of its latest ending in this run.
+        self._ends: dict[tuple[str, ...], tuple[int, str]] = {}
+        #: Record keys a warning was written for in this run.
+        self._warned: set[tuple[str, ...]] = set()
+        #: Per customer identity: the organization references associated in this run.
+        self._associated: dict[tuple[str, ...], set[str]] = {}
 
     def received(self, entity: str, count: int = 1) -> None:
         """Records of ``entity`` read from the input."""
@@ -84,8 +123,21 @@ class RunRecords:
         if how not in ENDINGS:
             msg = f"unknown ending {how!r}"
             raise ValueError(msg)
-        if counted:
-            self.summary.count(entity, how)
+        seqs = list(seqs)
+        with self._lock:
+            new = {seq for seq in seqs if seq not in self._counted} if counted else set()
+            self._counted |= new
+            order = next(self._order)
+            for key in record_keys(entity, identity, stream, source_id):
+                if counted and seqs:  # a record of this run ends
+                    self._ends[key] = (order, how)
+                elif how not in (FAILED, REJECTED):
+                    # A write that is not the record's own (a submission resumed from an
+                    # interrupted run, an association made late, an organization created by
+                    # name): it says nothing of whether the record's latest version landed.
+                    self._ends.setdefault(key, (order, WRITTEN))
+        if new:
+            self.summary.count(entity, how, len(new))
         if how in (FAILED, REJECTED):
             who = f"{stream}/{source_id or identity or '?'}"
             self.plan.failure(entity, reason or how, who)
@@ -107,6 +159,13 @@ class RunRecords:
         self, op: Operation, how: str, reason: str | None = None, task_id: str | None = None
     ) -> None:
         """An operation ends (counted only when it came from a record of a mapped stream)."""
+        if how in (CREATED, UPDATED) and op.org_refs:
+            # CSM confirmed a write carrying these associations (a deferred one made late
+            # comes here as the record's ledger state plus the association). A reference
+            # released again in this run is warned about again (and that warning is kept).
+            with self._lock:
+                made = self._associated.setdefault(("identity", op.entity, op.key), set())
+                made.update(_reference_texts(op))
         self.end(
             entity=op.entity,
             seqs=op.seqs,
@@ -124,6 +183,8 @@ class RunRecords:
     def warn(self, op: Operation, reason: str) -> None:
         """It lands, but without something (written to the dead letters as a warning)."""
         who = f"{op.stream}/{op.source_id or op.identity or '?'}"
+        with self._lock:
+            self._warned.update(record_keys(op.entity, op.identity, op.stream, op.source_id))
         self.summary.dead_letter(op.entity, "warning", reason_key(reason), who)
         self.dead_letters.write(
             reason=reason,
@@ -135,3 +196,45 @@ class RunRecords:
             line=op.line,
             severity="warning",
         )
+
+    def stale(self, entry: dict[str, Any]) -> bool | None:
+        """Whether this run made a dead-letter ``entry`` stale (None: this run did not say).
+
+        An error is stale when its record's latest ending in this run was not a failure; a
+        write of its key that carried no record of this run (a resumed submission, an
+        association made late) keeps it, as its record's version may never have landed. A
+        warning is stale when the association it is about was made in this run, or when the
+        record was written again (or deleted) without a new warning; a record found unchanged
+        or skipped keeps its warning (CSM holds what the warning says).
+        """
+        keys = record_keys(
+            entry.get("entity"), entry.get("identity"), entry.get("stream"), entry.get("source_id")
+        )
+        with self._lock:
+            ends = [self._ends[key] for key in keys if key in self._ends]
+            latest = max(ends)[1] if ends else None
+            if (entry.get("severity") or "error") == "error":
+                return None if latest is None else latest in LANDINGS
+            if any(key in self._warned for key in keys):
+                return False
+            made = set().union(*(self._associated.get(key, set()) for key in keys))
+        if _about_association(str(entry.get("reason") or ""), made):
+            return True
+        return True if latest in RESENT else None
+
+
+def _reference_texts(op: Operation) -> set[str]:
+    """How a warning names each organization ``op`` associates (see the pipeline's warnings)."""
+    texts = set()
+    for ref in op.org_refs:
+        if ref.kind == "source":
+            texts.add(f"organization {ref.stream}:{ref.value} ")
+        else:
+            texts.add(f"organization {ref.value!r} ".casefold())
+    return texts
+
+
+def _about_association(reason: str, made: set[str]) -> bool:
+    """A warning that the record was loaded without an organization now associated."""
+    folded = reason.casefold()
+    return any(reason.startswith(text) or folded.startswith(text) for text in made)

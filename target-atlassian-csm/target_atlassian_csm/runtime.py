@@ -12,8 +12,10 @@ network nor the disk.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import sqlite3
 import threading
 import uuid
 from collections.abc import Mapping
@@ -39,6 +41,42 @@ from target_atlassian_csm.summary import RunSummary
 
 class PreflightError(RuntimeError):
     """The run cannot start; the message says what to check (no traceback is shown)."""
+
+
+def ledger_site(path: str | Path) -> str | None:
+    """The cloud id a ledger file is bound to (None: no file, or not bound yet)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'site'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0]).rsplit("|", 1)[-1]
+
+
+def site_mismatch(path: str | Path, bound: str | None, site: str) -> str:
+    """The one line said when a ledger belongs to another site than ``cloud_id`` names."""
+    return (
+        f"The ledger {path} belongs to CSM site (cloud id) {bound!r}, but cloud_id is {site!r}: "
+        f"if cloud_id is mistyped, correct it (this ledger's site is {bound!r}); if {site!r} "
+        "is another site, set ledger_path to a file of its own."
+    )
+
+
+def _unbind_site(path: Path) -> None:
+    """Forget the site a ledger was bound to by a run whose site never answered."""
+    with contextlib.suppress(sqlite3.Error):
+        db = sqlite3.connect(path)
+        try:
+            db.execute("DELETE FROM meta WHERE key = 'site'")
+            db.commit()
+        finally:
+            db.close()
 
 
 def _bounded(config: Mapping[str, Any], name: str, low: int, high: int) -> int:
@@ -92,14 +130,18 @@ class LoadRuntime:
             raise PreflightError(str(exc)) from None
         ledger_path = Path(config["ledger_path"])
         site = str(config["cloud_id"])
+        bound = ledger_site(ledger_path)
+        #: The ledger is bound to ``site`` by this run: undone if the site never answers.
+        self._binds_site = bound is None and not self.dry_run
+        self._site_answered = False
         try:
             if self.dry_run:
                 # Read what earlier runs recorded, write nothing: work on a copy in memory.
                 self.ledger = Ledger.in_memory_copy(ledger_path, site=site, run_id=self.run_id)
             else:
                 self.ledger = Ledger(ledger_path, site=site, run_id=self.run_id)
-        except LedgerSiteMismatch as exc:
-            raise PreflightError(str(exc)) from None
+        except LedgerSiteMismatch:
+            raise PreflightError(site_mismatch(ledger_path, bound, site)) from None
         self.pipeline = Pipeline(
             client=self.client,
             ledger=self.ledger,
@@ -126,6 +168,7 @@ class LoadRuntime:
             )
             msg = f"CSM pre-flight failed: {exc}{hint}"
             raise PreflightError(msg) from None
+        self._site_answered = True
         self.pipeline.start()
 
     def _read_catalog(self, entity: str, retries: int | None = None) -> FieldCatalog:
@@ -155,6 +198,19 @@ class LoadRuntime:
         """End of input: wait for every record to settle."""
         self.pipeline.finish()
 
+    def _stale(self, entry: dict[str, Any]) -> bool:
+        """A dead-letter entry that a later ending of its record made obsolete.
+
+        What this run saw decides (:meth:`RunRecords.stale`: any later ending of the record);
+        for a record this run did not see, an error is stale when the ledger says CSM
+        confirmed the record after the entry was written (a run that ended before it could
+        compact the file).
+        """
+        said = self.records.stale(entry)
+        if said is not None:
+            return said
+        return (entry.get("severity") or "error") == "error" and self._landed(entry)
+
     def _landed(self, entry: dict[str, Any]) -> bool:
         """A dead-lettered record that has been confirmed since (by this run or a later one)."""
         entity, identity = entry.get("entity"), entry.get("identity")
@@ -177,6 +233,10 @@ class LoadRuntime:
         self.pipeline.stop(0)
         self.dead_letters.close()
         self.ledger.close()
+        if self._binds_site and not self._site_answered:
+            # The ledger is bound to a site only once the site answered: a mistyped cloud_id
+            # on a new ledger must not tie it to that id.
+            _unbind_site(Path(self.config["ledger_path"]))
 
     def close(self, *, write_summary: bool = True) -> dict[str, Any]:
         """Stop the clock, report, close files; return the summary."""
@@ -202,7 +262,7 @@ class LoadRuntime:
                 self.dead_letters.warnings,
                 where,
             )
-        self.dead_letters.compact(self._landed)
+        self.dead_letters.compact(self._stale)
         self.dead_letters.close()
         self.ledger.close()
         return data

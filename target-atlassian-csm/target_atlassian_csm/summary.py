@@ -1,12 +1,18 @@
 """The run summary: what happened to every record, task and request, for the log and a file.
 
-Counts are per entity. ``created`` means new to this target's ledger (CSM's UPSERT does not
-say whether it created or matched a customer), ``updated`` means the ledger knew the record
-and its payload changed, ``unchanged`` means it was skipped because nothing changed,
-``merged`` means it was folded into another record with the same email or name, ``skipped``
-means the mapping said not to load it (archived, deleted), ``rejected`` means it can never
-load as it is (no email, an invalid email, no name), ``failed`` means dead-lettered for any
-other reason. See :mod:`.outcomes`.
+Counts are per entity. The outcomes partition the records ``received``: each record read
+in this run is counted once, in the outcome it ended with. ``created`` means new to this
+target's ledger (CSM's UPSERT does not say whether it created or matched a customer),
+``updated`` means the ledger knew the record and its payload changed, ``unchanged`` means it
+was not sent because nothing changed, ``skipped`` means the mapping said not to load it
+(archived, deleted), ``rejected`` means it can never load as it is (no email, an invalid
+email, no name), ``failed`` means dead-lettered for any other reason, ``deleted`` means
+deleted in CSM (``delete_policy: delete``). Outside the partition: ``merged`` counts the
+records folded into another with the same email or name (each also counted in the outcome of
+the record it was folded into), and the task counters count associations made and deferred.
+A run stopped by a signal leaves ``received`` minus the outcomes open: the next run settles
+them without counting them again (they are not among its records received). See
+:mod:`.outcomes`.
 """
 
 from __future__ import annotations
@@ -120,9 +126,10 @@ class RunSummary:
     def over_failure_bound(self, bound: float, min_records: int, where: str) -> list[str]:
         """Per entity, why its failures make the run fail (empty: they do not).
 
-        Failed records count against records attempted (received, less skipped, merged and
-        rejected), once at least ``min_records`` were attempted: a few failures of a small
-        incremental run are reported, not fatal. Rejected records (no email...) are a
+        Failed records count against records attempted (received, less skipped and rejected:
+        merged records are counted in the outcome of their group), once at least
+        ``min_records`` were attempted: a few failures of a small incremental run are
+        reported, not fatal. Rejected records (no email...) are a
         property of the source: they fail the run only when nothing else of the entity
         could be loaded, which is a mapping that reads the wrong field.
         """
@@ -131,7 +138,7 @@ class RunSummary:
             counts = {e: dict(c) for e, c in self.entities.items()}
         for entity, c in counts.items():
             rejected, failed = c.get("rejected", 0), c.get("failed", 0)
-            attempted = c.get("received", 0) - c.get("skipped", 0) - c.get("merged", 0) - rejected
+            attempted = c.get("received", 0) - c.get("skipped", 0) - rejected
             if attempted >= min_records and failed / attempted > bound:
                 out.append(
                     f"{failed} of {attempted} {entity} records failed ({failed / attempted:.1%}"

@@ -12,8 +12,10 @@ out) end the run in one line naming what to check, with exit status 2 and no tra
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
+import os
 import sys
 import threading
 from decimal import Decimal
@@ -43,6 +45,8 @@ from target_atlassian_csm.sinks import ConfigurationError, CsmSink, IgnoredSink,
 
 #: Errors that end a run in one line (exit status 2).
 EXPECTED = (PreflightError, ConfigurationError, ProvisioningError, FatalApiError)
+#: The prefix of the target's settings in environment variables (Meltano's, and the SDK's).
+ENV_PREFIX = "TARGET_ATLASSIAN_CSM_"
 
 
 class TargetAtlassianCSM(Target):
@@ -125,12 +129,46 @@ class TargetAtlassianCSM(Target):
                 )
         return message
 
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        file_input: IO[str] | None = None,
+    ) -> None:
+        """The SDK's command, with settings the schema refuses ending in one line, status 2."""
+        try:
+            super().invoke(
+                about=about, about_format=about_format, config=config, file_input=file_input
+            )
+        except ConfigValidationError as exc:
+            # Secrets are already out of the errors (see _hide_secrets).
+            cls.logger.error("Settings are not valid: %s", "; ".join(exc.errors))
+            raise SystemExit(2) from None
+
+    @classmethod
+    def known_settings(cls) -> set[str]:
+        """Every setting name the target reads, the SDK's own included."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return set(schema.get("properties", {}))
+
     def _warn_unknown_settings(self) -> None:
-        known = set(self.config_jsonschema.get("properties", {}))
-        for name in sorted(set(self.config) - known):
+        known = self.known_settings()
+        unknown = {name: "" for name in set(self.config) - known}
+        for variable in os.environ:
+            # Meltano sets TARGET_ATLASSIAN_CSM_<setting> for every setting it knows, and
+            # TARGET_ATLASSIAN_CSM__<extra> (_dialect, _log_parser...) for its own extras.
+            name = variable.removeprefix(ENV_PREFIX).lower()
+            extra = not name or name.startswith("_")
+            if variable.startswith(ENV_PREFIX) and not extra and name not in known:
+                unknown.setdefault(name, f" (environment variable {variable})")
+        for name in sorted(unknown):
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            self.logger.warning("Unknown setting %r is ignored%s.", name, hint)
+            self.logger.warning("Unknown setting %r%s is ignored%s.", name, unknown[name], hint)
 
     # ------------------------------------------------------------------ runtime
     @property

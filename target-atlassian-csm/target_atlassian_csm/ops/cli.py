@@ -28,10 +28,13 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_atlassian_csm.client import CsmClient, CsmError
 from target_atlassian_csm.ledger import Ledger, LedgerSiteMismatch
+from target_atlassian_csm.runtime import ledger_site, site_mismatch
 from target_atlassian_csm.settings import CONFIG_SCHEMA
 from target_atlassian_csm.summary import RunSummary
 
 PROG = "target-atlassian-csm-ops"
+#: The SDK's logger of settings read from environment variables.
+SDK_CONFIG_LOGGER = "singer_sdk.configuration._dict_config"
 Runner = Callable[[argparse.Namespace, "Context"], int]
 
 
@@ -59,8 +62,9 @@ class Context:
                 self._ledger = Ledger(
                     path, site=str(self.config["cloud_id"]), run_id=run_id, record_run=False
                 )
-            except LedgerSiteMismatch as exc:
-                raise CommandError(str(exc)) from None
+            except LedgerSiteMismatch:
+                site = str(self.config["cloud_id"])
+                raise CommandError(site_mismatch(path, ledger_site(path), site)) from None
         return self._ledger
 
     def client(self, summary: RunSummary | None = None) -> CsmClient:
@@ -125,11 +129,14 @@ def settings(config_files: Sequence[str]) -> dict[str, Any]:
         if "number" in kinds and isinstance(config.get(name), str):
             with contextlib.suppress(ValueError):  # left as text: validation names it
                 config[name] = float(config[name])
+    quiet.setLevel(logging.WARNING)  # its warnings (unknown settings) shown, not its chatter
     try:
         target = TargetAtlassianCSM(config=config, validate_config=True)
     except ConfigValidationError as exc:
         msg = "settings are not valid: " + "; ".join(exc.errors)
         raise CommandError(msg) from None
+    finally:
+        quiet.setLevel(level)
     return dict(target.config)
 
 
@@ -151,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.set_defaults(handler=register(sub))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    # The SDK says at INFO each setting it reads from the environment (40 lines before the
+    # command's own output under Meltano, which sets them all): only its warnings are shown.
+    logging.getLogger(SDK_CONFIG_LOGGER).setLevel(logging.WARNING)
     logger = logging.getLogger(PROG)
     context: Context | None = None
     try:

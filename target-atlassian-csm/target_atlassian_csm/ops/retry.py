@@ -5,8 +5,10 @@ type), the records need not come from the tap again: the dead-letter file keeps 
 the ledger keeps each stream's latest SCHEMA. This command builds Singer messages from both
 (:mod:`.retry_plan`) and runs the target itself on them, in this process, with the same
 settings: the same mapping, the same pipeline, the same ledger and dead-letter file. Records
-that land leave the dead letters (the target's end-of-run compaction drops entries of records
-confirmed since); those that fail again stay, with their new reason, one entry per record.
+that land leave the dead letters (the target's end-of-run compaction drops the entry of every
+record that ended otherwise than failed: created, updated, unchanged, skipped, or deleted, as
+a delete held back by ``max_deletes_per_run`` is); those that fail again stay, with their new
+reason, one entry per record.
 
 The retry sends no STATE, so the target emits none and Meltano's bookmarks do not move; the
 failure bound of a load (``max_failure_rate``) does not apply: the result of a retry is what
