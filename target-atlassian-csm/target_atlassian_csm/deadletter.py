@@ -141,9 +141,15 @@ def _line(entry: dict[str, Any]) -> str:
 
 
 def record_key(entry: dict[str, Any], number: int) -> tuple[Any, ...]:
-    """Which record an entry is about: entity and identity, else stream and source id."""
+    """Which record an entry is about: entity and identity, else stream and source id.
+
+    A rejected record's identity is no CSM record's (an invalid email, say, that two source
+    records may share): it is told apart by its source id when it has one.
+    """
     severity = entry.get("severity") or "error"
     identity = entry.get("identity")
+    if entry.get("category") == "rejected" and entry.get("source_id") is not None:
+        return (severity, entry.get("stream"), str(entry["source_id"]))
     if identity:
         return (severity, entry.get("entity"), str(identity).casefold())
     if entry.get("source_id") is not None:

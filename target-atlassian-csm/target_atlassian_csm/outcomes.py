@@ -100,6 +100,14 @@ class RunRecords:
         """Records of ``entity`` read from the input."""
         self.summary.count(entity, "received", count)
 
+    def not_counted(self, seq: int) -> None:
+        """``seq`` is no record received (an association stream's record).
+
+        Its ending settles the STATE barrier but is never counted in an outcome.
+        """
+        with self._lock:
+            self._counted.add(seq)
+
     def merged(self, entity: str) -> None:
         """A record was folded into another of the same key (it ends with that one)."""
         self.summary.count(entity, "merged")

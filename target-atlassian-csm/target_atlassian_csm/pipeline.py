@@ -274,6 +274,7 @@ class Pipeline:
                 origin=ASSOCIATION,
             )  # fmt: skip
             self.records.summary.task("association_records")
+            self.records.not_counted(seq)
             key = self.assoc.customer_sources.get(token) or self.ledger.key_for_source(
                 CUSTOMER, customer_stream, customer_id
             )

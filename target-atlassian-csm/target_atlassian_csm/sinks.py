@@ -241,6 +241,7 @@ class CsmSink(_Unloaded):
         if self._delete_policy != "ignore":
             for merged in self.mapper.merged_source_ids(record):
                 seq = self.csm_target.runtime.barrier.next_seq()
+                records.received(self.entity)  # the source's word that this id is gone
                 self._deleted(None, merged, [seq], item, spare=result.key)
 
     @property

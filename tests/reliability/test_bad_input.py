@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.target.conftest import (
@@ -137,6 +137,7 @@ def build(entries: list[tuple[Any, ...]], tag: str) -> tuple[list[Any], dict[str
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(st.lists(entry, min_size=1, max_size=20))
+@example(entries=[("good", "0", "AMER", "Free"), ("invalid_email", ""), ("invalid_email", "")])
 def test_random_streams_never_lose_a_good_record(csm_module, entries):
     tag = uuid.uuid4().hex[:10]
     lines, want = build(entries, tag)

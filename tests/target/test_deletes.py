@@ -105,6 +105,9 @@ def test_merged_away_records_are_deleted_not_the_survivor(csm, tmp_path):
     result = run_target(config, messages([survivor], run=1))
     assert result.exit_code == 0
     assert held(csm)[0] == {"p1@x.io"}
+    # Each merged-away id is the source's word that a record is gone: received, and deleted.
+    counts = result.summary["entities"]["customer"]
+    assert (counts["received"], counts["deleted"], counts["unchanged"]) == (3, 2, 1)
 
 
 def test_deletes_beyond_the_cap_are_dead_lettered(csm, tmp_path):

@@ -55,16 +55,17 @@ def records(people):
     return out
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     first=st.lists(person, min_size=1, max_size=8),
     second=st.lists(person, min_size=0, max_size=8),
+    batch=st.sampled_from([1, 2, 100]),
 )
-def test_outcomes_partition_the_records_received(first, second):
+def test_outcomes_partition_the_records_received(first, second, batch):
     with started_csm() as csm, tempfile.TemporaryDirectory() as tmp:
         config = target_config(
             csm, Path(tmp), mapping=MAPPING, max_failure_rate=1,
-            batch_max_wait_seconds=0.05,
+            batch_max_wait_seconds=0.05, customer_batch_size=batch,
         )  # fmt: skip
         for run, people in enumerate((first, second)):
             result = run_target(config, messages(records(people), ORGS, run=run))

@@ -86,6 +86,10 @@ def test_association_streams_link_every_pair_in_any_order(order, links):
         for i, j in links:
             want[f"c{i}@x.io"].add(f"Org {j}")
         assert orgs_of(csm) == want
+        # Association records are no customers: outcomes count the four customers only.
+        counts = result.summary["entities"]["customer"]
+        assert counts["received"] == 4
+        assert sum(counts[k] for k in ("created", "updated", "unchanged", "failed")) == 4
 
 
 def test_the_singer_io_hubspot_preset_reads_contacts_by_company():
