@@ -108,7 +108,11 @@ def outcomes_section(data: ReportData) -> str:
     ]
     columns = outcome_columns(counts)
     head = [("Entity", False), *((k.capitalize(), True) for k in columns), ("", False)]
-    colors = {k: OUTCOME_COLORS.get(k, OTHER_COLOR) for k in columns if k != "received"}
+    # The bar stacks the outcomes, which partition the records received; merged records are
+    # also in their group's outcome, so they are a column, not a part of the bar.
+    colors = {
+        k: OUTCOME_COLORS.get(k, OTHER_COLOR) for k in columns if k not in ("received", "merged")
+    }
     tones = {"failed": "bad", "rejected": "warn"}
     rows = []
     for entity, c in counts.items():
@@ -127,12 +131,12 @@ def outcomes_section(data: ReportData) -> str:
         shown = ", ".join(f"{k} ({num(v)})" for k, v in sorted(ignored.items()))
         note = el("p", esc(f"Streams not mapped to CSM, ignored: {shown}."), class_="muted")
     lead = (
-        "<b>Created</b>: new to this ledger; <b>updated</b>: known and changed; "
-        "<b>unchanged</b>: skipped, nothing changed; <b>merged</b>: folded into another record "
-        "with the same email or name; <b>skipped</b>: the mapping said not to load it; "
-        "<b>rejected</b>: can never load as it is (no email, no name); <b>failed</b>: "
-        "dead-lettered for any other reason; <b>deleted</b>: deleted in CSM because the "
-        "source deleted it (delete_policy)."
+        "<b>Created</b>: new to this ledger (not necessarily new to CSM); <b>updated</b>: "
+        "known and changed; <b>unchanged</b>: skipped, nothing changed; <b>merged</b>: folded "
+        "into another record with the same email or name (also counted in that record's "
+        "outcome); <b>skipped</b>: the mapping said not to load it; <b>rejected</b>: can never "
+        "load as it is (no email, no name); <b>failed</b>: dead-lettered for any other "
+        "reason; <b>deleted</b>: deleted in CSM because the source deleted it (delete_policy)."
     )
     body = (
         cards(items)
