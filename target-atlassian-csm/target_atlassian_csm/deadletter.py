@@ -92,6 +92,21 @@ class DeadLetters:
             self._file.write(text + "\n")
             self._file.flush()
 
+    def entries(self) -> list[dict[str, Any]]:
+        """The entries in the file now (unreadable lines left out)."""
+        with self._lock:
+            if not self.enabled or not self.path.exists():
+                return []
+            out = []
+            for raw in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict):
+                    out.append(entry)
+            return out
+
     def compact(self, stale: Callable[[dict[str, Any]], bool]) -> int:
         """Keep one current entry per record (see module docstring); return lines kept.
 

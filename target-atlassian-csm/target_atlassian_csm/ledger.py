@@ -295,6 +295,12 @@ class Ledger:
         """The key of the record a source stream's id was loaded as."""
         with self._lock:
             row = self._db.execute(
+                "SELECT key FROM sources WHERE entity = ? AND stream = ? AND source_id = ?",
+                (entity, stream, source_id),
+            ).fetchone()
+            if row is not None:
+                return row[0]
+            row = self._db.execute(
                 "SELECT key FROM records WHERE entity = ? AND stream = ? AND source_id = ? "
                 "ORDER BY updated_at DESC LIMIT 1",
                 (entity, stream, source_id),
@@ -417,6 +423,15 @@ class Ledger:
                 ),
             )
             for op in ops
+        ]
+        statements += [
+            (
+                "INSERT OR REPLACE INTO sources (entity, stream, source_id, key) "
+                "VALUES (?, ?, ?, ?)",
+                (op.entity, stream, source_id, op.key),
+            )
+            for op in ops
+            for stream, source_id in op.sources
         ]
         self._write(statements)
 

@@ -22,7 +22,10 @@ submission an interrupted run left open, is not counted again).
 Every ending also makes the dead-letter file current (:meth:`RunRecords.stale`): a record
 that lands, is found unchanged, deleted or skipped after it was dead-lettered leaves the
 file at the end of the run, a newer failure replaces the older one, and a warning about a
-missing association goes once the association is made. :class:`RunRecords` is built once
+missing association goes once the association is made. Only records that have an entry are
+followed (those of the file at the start, and those this run writes), so memory does not grow
+with the records a run loads; counted records are a bitmap of sequence numbers.
+:class:`RunRecords` is built once
 per run from plain objects (summary, plan, dead letters, barrier) and handed to whoever ends
 records: the sinks and the pipeline.
 """
@@ -70,6 +73,13 @@ def record_keys(
     return keys
 
 
+def entry_keys(entry: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The record keys of a dead-letter entry."""
+    return record_keys(
+        entry.get("entity"), entry.get("identity"), entry.get("stream"), entry.get("source_id")
+    )
+
+
 class RunRecords:
     """The run's reports, and the one way a record ends (see module docstring)."""
 
@@ -87,8 +97,13 @@ class RunRecords:
         self.barrier = barrier
         self._lock = threading.Lock()
         self._order = itertools.count()
-        #: Sequence numbers already counted in an outcome (each record is counted once).
-        self._counted: set[int] = set()
+        #: Sequence numbers already counted in an outcome, a bit each (counted once).
+        self._counted = bytearray()
+        #: Record keys with a dead-letter entry (from earlier runs, or written by this run):
+        #: only their endings are followed for :meth:`stale`.
+        self._watched: set[tuple[str, ...]] = {
+            key for entry in dead_letters.entries() for key in entry_keys(entry)
+        }
         #: Per record key: (order, ending) of its latest ending in this run.
         self._ends: dict[tuple[str, ...], tuple[int, str]] = {}
         #: Record keys a warning was written for in this run.
@@ -100,13 +115,25 @@ class RunRecords:
         """Records of ``entity`` read from the input."""
         self.summary.count(entity, "received", count)
 
+    def _count_once(self, seqs: list[int]) -> int:
+        """How many of ``seqs`` were not counted yet; they are now (lock held)."""
+        new = 0
+        for seq in seqs:
+            byte, bit = divmod(seq, 8)
+            if byte >= len(self._counted):
+                self._counted.extend(bytes(max(byte + 1 - len(self._counted), 4096)))
+            if not self._counted[byte] & (1 << bit):
+                self._counted[byte] |= 1 << bit
+                new += 1
+        return new
+
     def not_counted(self, seq: int) -> None:
         """``seq`` is no record received (an association stream's record).
 
         Its ending settles the STATE barrier but is never counted in an outcome.
         """
         with self._lock:
-            self._counted.add(seq)
+            self._count_once([seq])
 
     def merged(self, entity: str) -> None:
         """A record was folded into another of the same key (it ends with that one)."""
@@ -133,10 +160,14 @@ class RunRecords:
             raise ValueError(msg)
         seqs = list(seqs)
         with self._lock:
-            new = {seq for seq in seqs if seq not in self._counted} if counted else set()
-            self._counted |= new
+            new = self._count_once(seqs) if counted else 0
             order = next(self._order)
-            for key in record_keys(entity, identity, stream, source_id):
+            keys = record_keys(entity, identity, stream, source_id)
+            if how in (FAILED, REJECTED):
+                self._watched.update(keys)
+            for key in keys:
+                if key not in self._watched:
+                    continue
                 if counted and seqs:  # a record of this run ends
                     self._ends[key] = (order, how)
                 elif how not in (FAILED, REJECTED):
@@ -145,7 +176,7 @@ class RunRecords:
                     # name): it says nothing of whether the record's latest version landed.
                     self._ends.setdefault(key, (order, WRITTEN))
         if new:
-            self.summary.count(entity, how, len(new))
+            self.summary.count(entity, how, new)
         if how in (FAILED, REJECTED):
             who = f"{stream}/{source_id or identity or '?'}"
             self.plan.failure(entity, reason or how, who)
@@ -171,9 +202,10 @@ class RunRecords:
             # CSM confirmed a write carrying these associations (a deferred one made late
             # comes here as the record's ledger state plus the association). A reference
             # released again in this run is warned about again (and that warning is kept).
+            key = ("identity", op.entity, op.key)
             with self._lock:
-                made = self._associated.setdefault(("identity", op.entity, op.key), set())
-                made.update(_reference_texts(op))
+                if key in self._watched:
+                    self._associated.setdefault(key, set()).update(_reference_texts(op))
         self.end(
             entity=op.entity,
             seqs=op.seqs,
@@ -191,8 +223,10 @@ class RunRecords:
     def warn(self, op: Operation, reason: str) -> None:
         """It lands, but without something (written to the dead letters as a warning)."""
         who = f"{op.stream}/{op.source_id or op.identity or '?'}"
+        keys = record_keys(op.entity, op.identity, op.stream, op.source_id)
         with self._lock:
-            self._warned.update(record_keys(op.entity, op.identity, op.stream, op.source_id))
+            self._warned.update(keys)
+            self._watched.update(keys)
         self.summary.dead_letter(op.entity, "warning", reason_key(reason), who)
         self.dead_letters.write(
             reason=reason,
@@ -215,9 +249,7 @@ class RunRecords:
         record was written again (or deleted) without a new warning; a record found unchanged
         or skipped keeps its warning (CSM holds what the warning says).
         """
-        keys = record_keys(
-            entry.get("entity"), entry.get("identity"), entry.get("stream"), entry.get("source_id")
-        )
+        keys = entry_keys(entry)
         with self._lock:
             ends = [self._ends[key] for key in keys if key in self._ends]
             latest = max(ends)[1] if ends else None

@@ -452,6 +452,23 @@ class Pipeline:
         self.assoc.identities[op.key] = op.identity
         return None
 
+    def _forget_registered(self, tickets: list[Ticket]) -> None:
+        """Customers now in the ledger (their submission is written): it answers for them.
+
+        The in-memory maps of :meth:`_register` hold only customers not yet written, so
+        memory stays flat however many customers a run loads.
+        """
+        with self._cv:
+            for ticket in tickets:
+                op = ticket.op
+                if op.entity != CUSTOMER:
+                    continue
+                for stream, source_id in op.sources:
+                    token = f"{stream}:{source_id}"
+                    if self.assoc.customer_sources.get(token) == op.key:
+                        del self.assoc.customer_sources[token]
+                self.assoc.identities.pop(op.key, None)
+
     def _after_register(self, op: Operation) -> None:
         """Associations that waited for this customer go in after it (and merge into it)."""
         if op.entity == CUSTOMER and op.source_id and op.origin == RECORD:
@@ -801,6 +818,7 @@ class Pipeline:
             )  # fmt: skip
             for ticket in kept:
                 ticket.submission = sub.key
+            self._forget_registered(kept)
         result = self.runner.run(sub)
         judgement = judge(batch, result, max_attempts=self.settings.max_task_attempts)
         final = [t for t in judgement.done if len(t.phases) == 1]
