@@ -155,6 +155,18 @@ class LedgerRow:
         return out
 
 
+def _source_rows(ops: Sequence[Any]) -> list[tuple[str, Sequence[Any]]]:
+    """Statements recording which source records load into each operation's CSM record."""
+    return [
+        (
+            "INSERT OR REPLACE INTO sources (entity, stream, source_id, key) VALUES (?, ?, ?, ?)",
+            (op.entity, stream, source_id, op.key),
+        )
+        for op in ops
+        for stream, source_id in op.sources
+    ]
+
+
 @dataclass(frozen=True)
 class OpenSubmission:
     """A submission an earlier run did not see end (see module docstring)."""
@@ -424,15 +436,7 @@ class Ledger:
             )
             for op in ops
         ]
-        statements += [
-            (
-                "INSERT OR REPLACE INTO sources (entity, stream, source_id, key) "
-                "VALUES (?, ?, ?, ?)",
-                (op.entity, stream, source_id, op.key),
-            )
-            for op in ops
-            for stream, source_id in op.sources
-        ]
+        statements += _source_rows(ops)
         self._write(statements)
 
     def rekeyed(self, old: str, new: str) -> None:
@@ -514,15 +518,7 @@ class Ledger:
                     ),
                 )
             )
-        statements += [
-            (
-                "INSERT OR REPLACE INTO sources (entity, stream, source_id, key) "
-                "VALUES (?, ?, ?, ?)",
-                (op.entity, stream, source_id, op.key),
-            )
-            for op in confirmed
-            for stream, source_id in op.sources
-        ]
+        statements += _source_rows(confirmed)
         for op, reason in failed:
             statements.append(
                 (
