@@ -518,7 +518,6 @@ class Ledger:
                     ),
                 )
             )
-        statements += _source_rows(confirmed)
         for op, reason in failed:
             statements.append(
                 (
@@ -587,6 +586,11 @@ class Ledger:
                 (entity, key, stream, source_id),
             ).fetchall()
         return [f"{s}/{i}" for s, i in found]
+
+    def has_sources(self) -> bool:
+        """Whether any source record was written before (a first load has none)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sources LIMIT 1").fetchone() is not None
 
     def source_key(self, entity: str, stream: str, source_id: str) -> str | None:
         """The key a source record loaded into last (None: never loaded, or deleted)."""

@@ -185,6 +185,9 @@ class Pipeline:
         self.records = records
         self.settings = settings
         self.logger = logger
+        #: An earlier run wrote source records: a new key may be a source record moved (a
+        #: first load has nothing to compare with, and pays no look-up per record).
+        self._sources_known = ledger.has_sources()
         self.poll_schedule = PollSchedule(
             min_seconds=settings.poll_min_seconds, max_seconds=settings.poll_max_seconds
         )
@@ -511,7 +514,7 @@ class Pipeline:
         if op.origin in (DELETION, FLAG):
             self._enter_deletion(op, row)  # type: ignore[arg-type]
             return
-        if row is None and live is None:
+        if row is None and live is None and self._sources_known:
             self._warn_moved(op)
         ticket = decide(
             op,
