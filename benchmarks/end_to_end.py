@@ -131,6 +131,56 @@ def run_pipe(hubspot_url: str, csm_url: str, tmp: Path) -> tuple[float, int, str
     )
 
 
+def csm_site(seed: str) -> tuple[object, int, int, float, str]:
+    """A CSM sandbox seeded with ``seed``: (app, customers and organizations it holds, seconds
+    per task of 100, a line describing its limits)."""
+    csm = create_app("csm", journal_bodies=False)
+    csm.seed(seed)
+    before = csm.state_snapshot()
+    knobs = csm.knobs
+    task_time = float(knobs["task_overhead_seconds"]) + 100 * float(knobs["seconds_per_item"])
+    line = (
+        f"CSM sandbox: task cap {knobs['task_cap']}, {task_time:.2f} s per task of 100, "
+        f"{knobs['rate_limit_requests']} requests/{knobs['rate_limit_window_seconds']:g} s"
+    )
+    return csm, len(before["customers"]), len(before["organizations"]), task_time, line
+
+
+def run_dir(keep: bool) -> contextlib.AbstractContextManager[str]:
+    """The run's directory: kept (and printed by the caller) with ``--keep``, else removed."""
+    if keep:
+        return contextlib.nullcontext(tempfile.mkdtemp(prefix="e2e-"))
+    return tempfile.TemporaryDirectory()
+
+
+def csm_load(
+    entries: list, snapshot: dict, seeded: tuple[int, int]
+) -> tuple[Counter, Counter, int, int, int]:
+    """What the run did to CSM: requests by kind and status, tasks, customers and
+    organizations added."""
+    kinds = Counter(
+        "bulk" if e.path.endswith("/bulk") else "poll" if "/tasks/" in e.path else "other"
+        for e in entries
+    )
+    status = Counter(e.status for e in entries)
+    customers = len(snapshot["customers"]) - seeded[0]
+    organizations = len(snapshot["organizations"]) - seeded[1]
+    return kinds, status, len(snapshot["tasks"]), customers, organizations
+
+
+def csm_bounds(
+    knobs: dict, task_time: float, customers: int, organizations: int
+) -> dict[str, float]:
+    """The time CSM's task cap and rate limit alone need for these records (one submit and
+    one poll per task)."""
+    tasks = math.ceil(customers / 100) + math.ceil(organizations / 100)
+    rate = float(knobs["rate_limit_requests"]) / float(knobs["rate_limit_window_seconds"])
+    return {
+        "CSM task cap": tasks * task_time / int(knobs["task_cap"]),
+        "CSM rate limit": 2 * tasks / rate,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -160,26 +210,17 @@ def main() -> None:
 
     hubspot = create_app("hubspot", journal_bodies=False)
     seeded = hubspot.seed("default", contacts=args.contacts, companies=args.companies)
-    csm = create_app("csm", journal_bodies=False)
-    csm.seed("default")
-    before = csm.state_snapshot()
-    seeded_customers, seeded_orgs = len(before["customers"]), len(before["organizations"])
+    csm, seeded_customers, seeded_orgs, task_time, csm_line = csm_site("default")
     knobs_h, knobs_c = hubspot.knobs, csm.knobs
-    task_time = float(knobs_c["task_overhead_seconds"]) + 100 * float(knobs_c["seconds_per_item"])
     print(
         f"HubSpot sandbox: {seeded['live_contacts']:,} live contacts, "
         f"{seeded['live_companies']:,} live companies; burst {knobs_h['burst_limit']}/"
         f"{knobs_h['burst_window_seconds']} s, search {knobs_h['search_rate_per_second']}/s\n"
-        f"CSM sandbox: task cap {knobs_c['task_cap']}, {task_time:.2f} s per task of 100, "
-        f"{knobs_c['rate_limit_requests']} requests/{knobs_c['rate_limit_window_seconds']:g} s",
+        f"{csm_line}",
         flush=True,
     )
     with (
-        (
-            contextlib.nullcontext(tempfile.mkdtemp(prefix="e2e-"))
-            if args.keep
-            else tempfile.TemporaryDirectory()
-        ) as tmp_name,
+        run_dir(args.keep) as tmp_name,
         SandboxServer(hubspot) as h_server,
         SandboxServer(csm) as c_server,
     ):
@@ -199,14 +240,9 @@ def main() -> None:
         snapshot = csm.state_snapshot()
 
     h_status = Counter(e.status for e in h_entries)
-    c_kinds = Counter(
-        "bulk" if e.path.endswith("/bulk") else "poll" if "/tasks/" in e.path else "other"
-        for e in c_entries
+    c_kinds, c_status, tasks, customers, organizations = csm_load(
+        c_entries, snapshot, (seeded_customers, seeded_orgs)
     )
-    c_status = Counter(e.status for e in c_entries)
-    tasks = len(snapshot["tasks"])
-    customers = len(snapshot["customers"]) - seeded_customers
-    organizations = len(snapshot["organizations"]) - seeded_orgs
 
     stores = hubspot.stores
     live_c = len(stores["contacts"].active_ids())
@@ -222,12 +258,9 @@ def main() -> None:
         + 2
     )
     burst_per_s = float(knobs_h["burst_limit"]) / float(knobs_h["burst_window_seconds"])
-    min_tasks = math.ceil(customers / 100) + math.ceil(organizations / 100)
-    csm_rate = float(knobs_c["rate_limit_requests"]) / float(knobs_c["rate_limit_window_seconds"])
     bounds = {
         "HubSpot burst budget": h_min / burst_per_s,
-        "CSM task cap": min_tasks * task_time / int(knobs_c["task_cap"]),
-        "CSM rate limit": 2 * min_tasks / csm_rate,
+        **csm_bounds(knobs_c, task_time, customers, organizations),
     }
     slowest = max(bounds, key=bounds.get)
     print(
@@ -280,25 +313,17 @@ def kustomer_main(args: argparse.Namespace) -> None:
         notes_per_conversation=0,
         kobjects_per_klass=0,
     )
-    csm = create_app("csm", journal_bodies=False)
-    csm.seed("flows")  # the detail fields the Kustomer sandbox's data maps to
-    before = csm.state_snapshot()
-    seeded_customers, seeded_orgs = len(before["customers"]), len(before["organizations"])
+    # "flows": the detail fields the Kustomer sandbox's data maps to
+    csm, seeded_customers, seeded_orgs, task_time, csm_line = csm_site("flows")
     knobs_k, knobs_c = kustomer.knobs, csm.knobs
-    task_time = float(knobs_c["task_overhead_seconds"]) + 100 * float(knobs_c["seconds_per_item"])
     print(
         f"Kustomer sandbox: {args.contacts:,} customers, {args.companies:,} companies; org budget "
         f"{knobs_k['rate_limit_per_minute']}/min, search {knobs_k['search_rate_limit_per_minute']}"
-        f"/min\nCSM sandbox: task cap {knobs_c['task_cap']}, {task_time:.2f} s per task of 100, "
-        f"{knobs_c['rate_limit_requests']} requests/{knobs_c['rate_limit_window_seconds']:g} s",
+        f"/min\n{csm_line}",
         flush=True,
     )
     with (
-        (
-            contextlib.nullcontext(tempfile.mkdtemp(prefix="e2e-"))
-            if args.keep
-            else tempfile.TemporaryDirectory()
-        ) as tmp_name,
+        run_dir(args.keep) as tmp_name,
         SandboxServer(kustomer) as k_server,
         SandboxServer(csm) as c_server,
     ):
@@ -329,25 +354,17 @@ def kustomer_main(args: argparse.Namespace) -> None:
         c_entries = csm.journal.entries()
         snapshot = csm.state_snapshot()
     searches = sum(1 for e in k_entries if "/search" in e.path)
-    c_kinds = Counter(
-        "bulk" if e.path.endswith("/bulk") else "poll" if "/tasks/" in e.path else "other"
-        for e in c_entries
+    c_kinds, c_status, tasks, customers, organizations = csm_load(
+        c_entries, snapshot, (seeded_customers, seeded_orgs)
     )
-    c_status = Counter(e.status for e in c_entries)
-    tasks = len(snapshot["tasks"])
-    customers = len(snapshot["customers"]) - seeded_customers
-    organizations = len(snapshot["organizations"]) - seeded_orgs
     # The fewest searches: one page of 500 per stream's records, one more per stream for the
     # archive search (the tap reads both), whatever the reading of the sorts.
     min_searches = math.ceil(args.contacts / 500) + math.ceil(args.companies / 500) + 2
-    min_tasks = math.ceil(customers / 100) + math.ceil(organizations / 100)
-    csm_rate = float(knobs_c["rate_limit_requests"]) / float(knobs_c["rate_limit_window_seconds"])
     bounds = {
         "Kustomer search budget": min_searches
         / float(knobs_k["search_rate_limit_per_minute"])
         * 60,
-        "CSM task cap": min_tasks * task_time / int(knobs_c["task_cap"]),
-        "CSM rate limit": 2 * min_tasks / csm_rate,
+        **csm_bounds(knobs_c, task_time, customers, organizations),
     }
     slowest = max(bounds, key=bounds.get)
     print(
