@@ -243,6 +243,8 @@ def _format_date(definition: FieldDef, value: Any) -> list[str]:
 
 def _format_number(definition: FieldDef, value: Any) -> list[str]:
     value = _single(definition, value)
+    if type(value) is int:  # the common case, exact as it is (bool is refused below)
+        return [str(value)]
     if isinstance(value, bool):
         msg = f"boolean {value} is not a number for NUMBER field {definition.name!r}"
         raise InvalidValue(msg)

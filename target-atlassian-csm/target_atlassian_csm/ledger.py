@@ -21,7 +21,9 @@ proxy or a trailing slash changes): opening it for another site is refused in on
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import sqlite3
 import threading
 import time
@@ -376,8 +378,9 @@ class Ledger:
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for sql, params in statements:
-                    self._db.execute(sql, params)
+                # Runs of one statement (a row per record) go as one executemany, in order.
+                for sql, run in itertools.groupby(statements, key=operator.itemgetter(0)):
+                    self._db.executemany(sql, [params for _, params in run])
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -19,6 +19,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Canonical JSON of an operation's semantic form (one encoder for the run).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
 CUSTOMER = "customer"
 ORGANIZATION = "organization"
 
@@ -118,7 +121,7 @@ class Operation:
     def semantic_text(self) -> str:
         """The semantic form as canonical JSON (computed once: the ledger stores it)."""
         if self._semantic_text is None:
-            self._semantic_text = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"))
+            self._semantic_text = _CANONICAL.encode(self.semantic())
         return self._semantic_text
 
     @property

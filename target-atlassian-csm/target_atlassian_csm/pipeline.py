@@ -95,6 +95,7 @@ from target_atlassian_csm.references import (
     own_need,
     source_need,
 )
+from target_atlassian_csm.wakeups import Wakeups
 
 REFERENCED_STREAM = "(referenced organization)"
 #: Operations the reader hands over per lock acquisition (see :meth:`Pipeline.accept`).
@@ -205,7 +206,7 @@ class Pipeline:
                 logger=logger,
             )
         )
-        self._cv = threading.Condition(threading.RLock())
+        self._cv = Wakeups()
         self.flow = Flow()
         self.needs = Needs()
         self.lookups = Lookups(

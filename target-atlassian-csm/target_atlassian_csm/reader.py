@@ -15,19 +15,23 @@ warning naming the fields repaired (:attr:`CountingReader.repairs`).
 
 from __future__ import annotations
 
+import decimal
 import io
+import json
 import re
 import sys
 from collections.abc import Callable
 from typing import IO, Any
 
 from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
-from singer_sdk.singerlib.json import deserialize_json
 
 MALFORMED = "_MALFORMED_LINE"
 KNOWN_TYPES = frozenset({"RECORD", "SCHEMA", "STATE", "ACTIVATE_VERSION", "BATCH"})
 BOM = "\ufeff"
 #: Bytes that are not UTF-8 arrive as lone surrogates U+DC80..U+DCFF (``surrogateescape``).
+#: The SDK's reading of a line (floats as Decimal), with one decoder for the run instead of
+#: one per line (``json.loads`` with ``parse_float`` builds a decoder each call).
+_DECODER = json.JSONDecoder(parse_float=decimal.Decimal)
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 #: A JSON escape of a surrogate: only then can a parsed string hold a lone one.
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -85,7 +89,7 @@ class CountingReader(SimpleSingerReader):
             )
             return {"type": MALFORMED}
         try:
-            parsed = deserialize_json(line) if line.strip() else None
+            parsed = _DECODER.decode(line) if line.strip() else None
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, an invalid number
             self._report(line, f"malformed JSON: {exc}")
             return {"type": MALFORMED}

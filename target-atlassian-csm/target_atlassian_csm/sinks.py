@@ -13,6 +13,7 @@ stream, input line, source id and email or name where known) and the run goes on
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
@@ -244,8 +245,9 @@ class CsmSink(_Unloaded):
                 records.received(self.entity)  # the source's word that this id is gone
                 self._deleted(None, merged, [seq], item, spare=result.key)
 
-    @property
+    @functools.cached_property
     def _delete_policy(self) -> str:
+        """The setting, read once per sink (the config does not change during a run)."""
         return str(self.config.get("delete_policy") or "ignore")
 
     def _deleted(
