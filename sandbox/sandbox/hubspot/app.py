@@ -288,10 +288,14 @@ class HubSpotApp(SandboxApp):
             store = self.stores[name]
             store.invalidate()
             ids = store.active_ids()
+            absorbed: dict[int, int] = {}
             for primary, secondaries in seeding.plan_merges(ids, opts[f"merged_{name}"]):
                 base = max(store.objects[i].updated_ms for i in (primary, *secondaries))
                 for secondary in secondaries:
-                    self._merge(name, primary, secondary, base + 60_000)
+                    self._merge(name, primary, secondary, base + 60_000, relink=False)
+                    absorbed[secondary] = primary
+            if name == "companies":
+                self._relink_companies(absorbed)  # one pass for all the seeded merges
             live = store.active_ids()
             count = opts[f"archived_{name}"]
             if count > 0 and live:
@@ -421,7 +425,10 @@ class HubSpotApp(SandboxApp):
                 "hs_merged_object_ids": obj.properties["hs_merged_object_ids"],
             }
 
-    def _merge(self, object_type: str, primary: int, secondary: int, at: int) -> None:
+    def _merge(
+        self, object_type: str, primary: int, secondary: int, at: int, *, relink: bool = True
+    ) -> None:
+        """Merge one record; ``relink=False`` leaves a company's contacts to the caller."""
         store = self.stores[object_type]
         if primary not in store.objects or secondary not in store.objects:
             raise ApiError(404, "Object not found", category="OBJECT_NOT_FOUND")
@@ -436,12 +443,24 @@ class HubSpotApp(SandboxApp):
             self.associations.setdefault(primary, []).extend(
                 (c, [279]) for c, _ in links if c not in have
             )
-        else:
-            for contact_links in self.associations.values():
-                for k, (company_id, types) in enumerate(contact_links):
-                    if company_id == secondary:
-                        contact_links[k] = (primary, types)
+        elif relink:
+            self._relink_companies({secondary: primary})
         store.touch(keep, at)
+
+    def _relink_companies(self, absorbed: dict[int, int]) -> None:
+        """Point the contacts of merged-away companies at the company that absorbed them.
+
+        One pass over every contact's links, however many merges: a pass per merge was
+        quadratic (2,000 company merges by 1,000,000 contacts when seeding 1,000,000).
+        Seeded merges never absorb a primary, so one lookup per link is the same as merging
+        one by one.
+        """
+        if not absorbed:
+            return
+        for contact_links in self.associations.values():
+            for k, (company_id, types) in enumerate(contact_links):
+                if company_id in absorbed:
+                    contact_links[k] = (absorbed[company_id], types)
 
     def associate(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import fnmatch
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +37,26 @@ OPERATORS = frozenset(
 RANGE_OPERATORS = frozenset({"EQ", "LT", "LTE", "GT", "GTE", "BETWEEN"})
 
 
+DAY_MS = 86_400_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_day(day: int) -> str:
+    """``YYYY-MM-DDT`` of a day since the epoch (one ``strftime`` per day, not per value)."""
+    return dt.datetime.fromtimestamp(day * 86_400, tz=dt.UTC).strftime("%Y-%m-%dT")
+
+
 def iso_ms(ms: int) -> str:
-    """Epoch milliseconds to HubSpot's ISO form (``2024-09-11T13:27:39.356Z``)."""
-    stamp = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """Epoch milliseconds to HubSpot's ISO form (``2024-09-11T13:27:39.356Z``).
+
+    The time of day is plain arithmetic and the date is cached per day: seeding 1,000,000
+    contacts formats ~3,000,000 of these, and ``strftime`` for each was a third of the seed.
+    """
+    day, rest = divmod(ms, DAY_MS)
+    seconds, millis = divmod(rest, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{_iso_day(day)}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
 def parse_time_ms(value: str) -> int:
@@ -56,7 +73,7 @@ def parse_time_ms(value: str) -> int:
     return round(stamp.timestamp() * 1000)
 
 
-@dataclass
+@dataclass(slots=True)
 class CrmObject:
     """One contact or company."""
 
