@@ -105,7 +105,12 @@ def kind_of(schema: Mapping[str, Any]) -> str:
     for json_type, kind in (
         ("boolean", "boolean"),
         ("integer", "integer"),
-        ("number", "decimal"),
+        # Not ``decimal``: Meltano 4.4.1 turns a decimal given in an environment variable
+        # into a Decimal it then cannot write to the plugin's config (``TypeError: Object of
+        # type Decimal is not JSON serializable``, in ``meltano run`` and ``config print``).
+        # As ``string`` it passes the text on, and each plugin reads a number setting given
+        # as text as the number it spells (YAML numbers in meltano.yml pass as numbers).
+        ("number", "string"),
         ("array", "array"),
         ("object", "object"),
     ):
@@ -231,6 +236,12 @@ def render_settings_doc(plugins: list[dict[str, Any]]) -> str:
         "read from its environment variable (or `.env`), from `meltano config set <plugin>",
         "<setting> <value>`, or from `meltano.yml`; sensitive ones are redacted by",
         "`meltano config list`. Without Meltano, pass them in the `--config` JSON file.",
+        "",
+        "Settings that take a number with a fraction (rates, shares, seconds) are declared",
+        "`kind: string`: Meltano 4.4.1 fails on a `kind: decimal` setting given in an",
+        "environment variable, so it hands the text over and the plugin reads it as a",
+        "number (`TARGET_ATLASSIAN_CSM_MAX_REQUESTS_PER_SECOND=9.5` works; text that is not",
+        "a number is refused at start-up, naming the setting).",
         "",
     ]
     for plugin in plugins:

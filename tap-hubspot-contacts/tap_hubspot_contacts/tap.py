@@ -16,7 +16,7 @@ from tap_hubspot_contacts.auth import AuthError
 from tap_hubspot_contacts.client import HubSpotClient
 from tap_hubspot_contacts.errors import one_line_failures
 from tap_hubspot_contacts.schema import select_properties, to_ms
-from tap_hubspot_contacts.settings import config_problems
+from tap_hubspot_contacts.settings import config_problems, numbers_from_text
 from tap_hubspot_contacts.streams import (
     CompaniesStream,
     CompanyPropertiesStream,
@@ -231,6 +231,7 @@ class TapHubSpotContacts(Tap):
         """
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
+        numbers_from_text(self._config, schema)
         errors = JSONSchemaValidator(schema).iter_errors(self._config)
         problems = config_problems(self._config, errors, schema)
         if problems and raise_errors:

@@ -10,6 +10,7 @@ here too, so a missing or wrong host is one clear line at start-up, not a traceb
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -121,3 +122,26 @@ def config_errors(
         except ValueError as exc:
             errors.append(redact_url(str(exc)))
     return errors
+
+
+def numbers_from_text(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Read a number setting given as text as the number it spells (in place).
+
+    The plugin definitions declare number settings ``kind: string``: Meltano 4.4.1 cannot
+    pass a ``kind: decimal`` setting from an environment variable, so it hands ``"9.5"`` over
+    as text. Text that spells no finite number is left as it is, for validation to refuse
+    with the setting's name.
+    """
+    for name, prop in schema.get("properties", {}).items():
+        value = config.get(name)
+        types = prop.get("type")
+        if not isinstance(value, str) or "number" not in (
+            types if isinstance(types, list) else [types]
+        ):
+            continue
+        try:
+            number = float(value.strip())
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            config[name] = number

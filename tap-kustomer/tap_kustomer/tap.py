@@ -21,7 +21,7 @@ from tap_kustomer.client import (
     KustomerNotFoundError,
     resolve_base_url,
 )
-from tap_kustomer.config import config_errors
+from tap_kustomer.config import config_errors, numbers_from_text
 from tap_kustomer.cursor import iso, normalize
 
 STANDARD_RESOURCES = ("customer", "company", "conversation", "message")
@@ -204,6 +204,7 @@ class TapKustomer(Tap):
         """
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
+        numbers_from_text(self._config, schema)
         errors = config_errors(self._config, schema, resolve_base_url)
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)

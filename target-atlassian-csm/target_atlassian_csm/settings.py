@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import Any
+
 from singer_sdk import typing as th
 
 from target_atlassian_csm.limits import (
@@ -390,3 +394,26 @@ CONFIG_SCHEMA = th.PropertiesList(
 SECRET_SETTINGS = tuple(
     name for name, prop in CONFIG_SCHEMA["properties"].items() if prop.get("secret")
 )
+
+
+def numbers_from_text(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Read a number setting given as text as the number it spells (in place).
+
+    The plugin definitions declare number settings ``kind: string``: Meltano 4.4.1 cannot
+    pass a ``kind: decimal`` setting from an environment variable, so it hands ``"9.5"`` over
+    as text. Text that spells no finite number is left as it is, for validation to refuse
+    with the setting's name.
+    """
+    for name, prop in schema.get("properties", {}).items():
+        value = config.get(name)
+        types = prop.get("type")
+        if not isinstance(value, str) or "number" not in (
+            types if isinstance(types, list) else [types]
+        ):
+            continue
+        try:
+            number = float(value.strip())
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            config[name] = number

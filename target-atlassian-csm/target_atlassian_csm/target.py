@@ -40,7 +40,7 @@ from target_atlassian_csm.provisioning import (
 )
 from target_atlassian_csm.reader import CountingReader, truncate
 from target_atlassian_csm.runtime import LoadRuntime, PreflightError
-from target_atlassian_csm.settings import CONFIG_SCHEMA, SECRET_SETTINGS
+from target_atlassian_csm.settings import CONFIG_SCHEMA, SECRET_SETTINGS, numbers_from_text
 from target_atlassian_csm.sinks import ConfigurationError, CsmSink, IgnoredSink, MetadataSink
 
 #: Errors that end a run in one line (exit status 2).
@@ -113,6 +113,7 @@ class TargetAtlassianCSM(Target):
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The SDK's validation, with secret values never repeated in a message."""
+        numbers_from_text(self._config, self.config_jsonschema)
         try:
             return super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:

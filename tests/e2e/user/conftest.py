@@ -200,6 +200,10 @@ class UserFlow:
             "TARGET_ATLASSIAN_CSM_LEDGER_PATH": str(csm / "ledger.sqlite"),
             "TARGET_ATLASSIAN_CSM_DEAD_LETTER_PATH": str(csm / "dead-letters.jsonl"),
             "TARGET_ATLASSIAN_CSM_SUMMARY_PATH": str(csm / "summary.json"),
+            # Number settings with a fraction, as a user exports them (Meltano 4.4.1 failed
+            # on these while the definitions said kind: decimal).
+            "TARGET_ATLASSIAN_CSM_STATE_EVERY_SECONDS": "2.5",
+            "TARGET_ATLASSIAN_CSM_PROGRESS_INTERVAL_SECONDS": "7.5",
             "HTTPS_PROXY": self.proxy.url,
             "https_proxy": self.proxy.url,
             "NO_PROXY": "127.0.0.1,localhost",
