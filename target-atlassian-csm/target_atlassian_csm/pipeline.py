@@ -98,6 +98,8 @@ from target_atlassian_csm.references import (
 from target_atlassian_csm.wakeups import Wakeups
 
 REFERENCED_STREAM = "(referenced organization)"
+#: The batches customers waiting for organization ids go to once the ids come.
+FILLING = frozenset({(CUSTOMER, UPSERT), (CUSTOMER, CLEAR)})
 #: Operations the reader hands over per lock acquisition (see :meth:`Pipeline.accept`).
 INBOX_BATCH = 64
 
@@ -788,7 +790,8 @@ class Pipeline:
                     self.lanes.busy += 1
                     return lambda: self._run(batch, sub)
                 now = time.monotonic()
-                batch = self.batcher.take(now=now, flush=self._flushing())
+                filling = FILLING if self.needs.organizations_awaited else frozenset()
+                batch = self.batcher.take(now=now, flush=self._flushing(), filling=filling)
                 if batch is not None:
                     for ticket in batch.tickets:
                         self.flow.move(ticket, IN_FLIGHT)
@@ -797,7 +800,7 @@ class Pipeline:
                     return lambda: self._run(batch, None)
                 if self.lanes.finishing and self._idle():
                     return None
-                wait = self.batcher.wait_seconds(now)
+                wait = self.batcher.wait_seconds(now, filling)
                 self._cv.wait(min(wait if wait is not None else 1.0, 1.0) + 0.001)
 
     def _run(self, batch: Batch, sub: Submission | None) -> None:

@@ -60,17 +60,22 @@ class Needs:
     def __init__(self) -> None:
         self._waiting: dict[str, list[Ticket]] = {}
         self._since: dict[int, float] = {}
+        #: Organizations (``org:`` needs) some ticket waits for the CSM id of.
+        self.organizations_awaited = 0
 
     def add(self, ticket: Ticket, need: str) -> None:
         """``ticket`` waits for ``need``."""
         if need not in ticket.needs:
             ticket.needs.add(need)
-            self._waiting.setdefault(need, []).append(ticket)
+            if need not in self._waiting:
+                self._waiting[need] = []
+                self.organizations_awaited += need.startswith("org:")
+            self._waiting[need].append(ticket)
             self._since.setdefault(id(ticket), time.monotonic())
 
     def met(self, need: str) -> list[Ticket]:
         """``need`` is met: the tickets that waited for it (each loses that need)."""
-        tickets = self._waiting.pop(need, [])
+        tickets = self._pop(need)
         for ticket in tickets:
             ticket.needs.discard(need)
             if not ticket.needs:
@@ -84,9 +89,16 @@ class Needs:
             if ticket in waiting:
                 waiting.remove(ticket)
             if not waiting:
-                self._waiting.pop(need, None)
+                self._pop(need)
         ticket.needs.clear()
         self._since.pop(id(ticket), None)
+
+    def _pop(self, need: str) -> list[Ticket]:
+        tickets = self._waiting.pop(need, None)
+        if tickets is None:
+            return []
+        self.organizations_awaited -= need.startswith("org:")
+        return tickets
 
     def waiting_on(self, need: str) -> bool:
         """Someone waits for ``need``."""
