@@ -311,6 +311,9 @@ def csm_load(
     return kinds, status, len(snapshot["tasks"]), customers, organizations, len(named - seeded[1])
 
 
+LOOKUPS_BOUND = "CSM rate limit + org look-ups"
+
+
 def csm_bounds(
     knobs: dict, task_time: float, customers: int, organizations: int, named: int
 ) -> dict[str, float]:
@@ -324,9 +327,6 @@ def csm_bounds(
         "CSM rate limit": 2 * tasks / rate,
         LOOKUPS_BOUND: (2 * tasks + math.ceil(named / 50)) / rate,
     }
-
-
-LOOKUPS_BOUND = "CSM rate limit + org look-ups"
 
 
 def keep_journals(tmp: Path, run: Run, tasks: list[dict], **journals: list) -> None:
@@ -397,7 +397,8 @@ def report(outcome: Outcome, knobs_c: dict, task_time: float, json_path: Path | 
         f"organizations to CSM ({tasks} tasks, {tasks - min_tasks} over the minimum "
         f"{min_tasks})\n"
         f"target summary: customers {summary['entities'].get('customer')}, organizations "
-        f"{summary['entities'].get('organization')}; elapsed {elapsed} s\n"
+        f"{summary['entities'].get('organization')}; elapsed {elapsed} s; malformed input "
+        f"lines {summary.get('requests', {}).get('malformed_input_lines', 0)}\n"
         f"{outcome.source_requests}\n"
         f"CSM requests {len(outcome.csm_entries)} {dict(kinds)} statuses {dict(status)}; "
         f"polls/task {kinds['poll'] / max(1, tasks):.2f}; look-ups {kinds['lookup']} (minimum "
