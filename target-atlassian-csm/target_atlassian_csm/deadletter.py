@@ -4,8 +4,8 @@ Lines carry the stream, the source id, the CSM identity (email or name), the tas
 reported the failure and the record itself, so a person can fix the source or the mapping
 and replay just those records. Warnings (a record that landed without something, such as an
 association to an organization that never appeared) go to the same file with
-``"severity": "warning"``. The file is created owner-only and only when there is a line to
-write.
+``"severity": "warning"``, naming the record without a copy of it (it landed). The file is
+created owner-only and only when there is a line to write.
 
 Lines are appended as records fail (a crash loses none), and :meth:`DeadLetters.compact`
 then keeps *one current entry per record*: the latest error and the latest warning of each

@@ -221,7 +221,14 @@ class RunRecords:
         )
 
     def warn(self, op: Operation, reason: str) -> None:
-        """It lands, but without something (written to the dead letters as a warning)."""
+        """It lands, but without something (written to the dead letters as a warning).
+
+        A warning names its record (stream, source id, identity, input line) but carries no
+        copy of it: the record landed, nothing is to be replayed from the line. (With the copy,
+        a tap that sends contacts before companies, as singer-io's tap-hubspot does, wrote
+        88,700 "loaded without its organization" warnings into a 322 MB file that took 22 s to
+        compact at the end of the run.)
+        """
         who = f"{op.stream}/{op.source_id or op.identity or '?'}"
         keys = record_keys(op.entity, op.identity, op.stream, op.source_id)
         with self._lock:
@@ -231,7 +238,6 @@ class RunRecords:
         self.dead_letters.write(
             reason=reason,
             stream=op.stream,
-            record=op.record,
             source_id=op.source_id,
             entity=op.entity,
             identity=op.identity,

@@ -47,7 +47,11 @@ def base_config(plugin: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     if plugin == "tap-kustomer":
         kustomer = request.getfixturevalue("kustomer_sandbox")
         return {"api_key": kustomer.app.knobs["api_key"], "base_url": kustomer.url}
-    return {"base_url": "http://127.0.0.1:9", "cloud_id": "site-1", "access_token": "csm-token-5f1c"}
+    return {
+        "base_url": "http://127.0.0.1:9",
+        "cloud_id": "site-1",
+        "access_token": "csm-token-5f1c",
+    }
 
 
 def number_settings(plugin: str) -> list[str]:
