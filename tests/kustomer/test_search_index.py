@@ -27,6 +27,7 @@ from sandbox.kustomer import search as s
 from sandbox.kustomer.store import DAY, collection, iso
 
 KEY = {"Authorization": "Bearer sandbox-kustomer-key"}
+SEARCH, ARCHIVE = "/v1/customers/search", "/v1/customers/archive/search"
 START = 1_767_225_600.0  # the ManualClock's start, 2026-01-01
 WINDOW_DAYS = 10
 
@@ -271,7 +272,7 @@ def query(draw) -> tuple[str, dict[str, Any], int, int]:
         body["sort"] = sort if len(sort) > 1 or draw(st.booleans()) else sort[0]
     if draw(st.booleans()):
         body["includeDeleted"] = True
-    path = "/v1/customers/archive/search" if archive else "/v1/customers/search"
+    path = ARCHIVE if archive else SEARCH
     return path, body, draw(st.integers(1, 3)), draw(st.sampled_from([1, 2, 5, 500]))
 
 
@@ -280,6 +281,7 @@ STEP = st.one_of(
     query().map(lambda q: ("query", q)),
     query().map(lambda q: ("same query, next page", q)),
     query().map(lambda q: ("same query, next page", q)),
+    query().map(lambda q: ("same query, other endpoint", q)),
     st.tuples(st.sampled_from(["customer", "company"]), st.integers(0, 5), st.booleans()).map(
         lambda m: ("modify", m)
     ),
@@ -358,8 +360,11 @@ def test_indexed_search_answers_as_the_plain_filter_and_sort(  # noqa: PLR0917 -
             add(app, "customer", arg)
             continue
         path, body, page, size = last if step.startswith("same") and last else arg
-        if step.startswith("same") and last:
+        if step == "same query, next page" and last:
             page += 1
+        if step == "same query, other endpoint" and last:  # standard and archive share views
+            path = SEARCH if path == ARCHIVE else ARCHIVE
+            body = {k: v for k, v in body.items() if k in s.ARCHIVE_BODY_KEYS}
         last = (path, body, page, size)
         answer = client.post(f"{path}?page={page}&pageSize={size}", json=body, headers=KEY)
         status, expected = reference(app, path, body, page, size)
@@ -403,3 +408,26 @@ def test_the_index_serves_repeated_pages_and_follows_writes():
     status, (expected, _, _) = reference(app, "/v1/customers/search", body, 1, 10)
     assert status == 200
     assert again[0] == expected
+
+
+def test_standard_and_archive_share_a_view_but_not_hit_lists():
+    """The same criteria can mean two things: each endpoint documents its own filters."""
+    clock = ManualClock(START)
+    app = create_app(clock=clock, search_window_days=WINDOW_DAYS, undocumented_filters="ignore")
+    app.seed("default", customers=40, old_fraction=0.5)
+    client = Client(app)
+    name = app.store.all("customer")[0]["attributes"]["name"]
+    body = {
+        "queryContext": "customer",
+        # customer_name is a filter of standard search only: archive search ignores it
+        "and": [{"customer_name": {"equals": name}}],
+        "sort": [{"customer_updated_at": "asc"}],
+        "includeDeleted": True,
+    }
+    for path in (SEARCH, ARCHIVE, SEARCH, ARCHIVE):
+        answer = client.post(f"{path}?pageSize=100", json=body, headers=KEY)
+        status, (ids, _, _) = reference(app, path, body, 1, 100)
+        assert answer.status_code == status == 200
+        assert [o["id"] for o in answer.get_json()["data"]] == ids
+    assert app.search_index.stats["views"] == 1
+    assert app.search_index.stats["hit_lists"] == 2

@@ -415,11 +415,14 @@ class KustomerApp(SandboxApp):
             # the index answers as the plain filter and sort below, or not at all (None)
             indexed = self.search_index.hits(
                 self.store,
-                view_key=(archive, context, sorts, json.dumps(body.get("sort"))),
+                view_key=(
+                    context,
+                    tuple(s.sort_names(body, context, archive=archive, policy=sorts)),
+                ),
                 pool=pool,
                 keys=keys,
                 criteria_key=json.dumps(
-                    [filters, body.get("and"), body.get("or"), body.get("not")]
+                    [archive, filters, body.get("and"), body.get("or"), body.get("not")]
                 ),
                 predicate=predicate,
             )

@@ -7,7 +7,7 @@ the connectors (``benchmarks/README.md``, note C). So the sandbox keeps, per sto
 version (every write goes through ``Store.add`` / ``Store.touch``, which bump it; a new seed is
 a new ``Store``):
 
-* a *view* per (context, sort, sort policy, endpoint): every object of the context in the order
+* a *view* per (context, attributes sorted on): every object of the context in the order
   the plain sort gives (``search.sort_order``, as ``sort_records`` does, over the whole pool),
   each with its ``updatedAt`` and deleted flag;
 * a *hit list* per (view, criteria): the view's objects the criteria match, in view order.

@@ -365,6 +365,23 @@ def compile_sort(
 
     ``policy`` as for :func:`compile_criteria`, for sorts the docs do not list.
     """
+    return [(getter, desc) for _, getter, desc in _sort_keys(body, context, archive, policy)]
+
+
+def sort_names(
+    body: dict[str, Any], context: str, *, archive: bool, policy: str = "serve"
+) -> list[tuple[str, bool]]:
+    """The sort :func:`compile_sort` serves, as (attribute, descending) pairs.
+
+    What names the order, whichever endpoint was asked: standard and archive search share it
+    when they serve the same attributes.
+    """
+    return [(name, desc) for name, _, desc in _sort_keys(body, context, archive, policy)]
+
+
+def _sort_keys(
+    body: dict[str, Any], context: str, archive: bool, policy: str
+) -> list[tuple[str, Getter, bool]]:
     raw = body.get("sort") or []
     items = raw if isinstance(raw, list) else [raw]
     if len(items) > MAX_SORTS:
@@ -383,7 +400,7 @@ def compile_sort(
                 if policy == "ignore":
                     continue
             getter, _ = resolve(context, name)
-            keys.append((getter, direction == "desc"))
+            keys.append((name, getter, direction == "desc"))
     return keys
 
 
