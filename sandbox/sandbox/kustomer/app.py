@@ -50,6 +50,7 @@ from sandbox.core.app import ApiError, SandboxApp, json_response
 from sandbox.core.clock import Clock
 from sandbox.core.ratelimit import RateDecision, WindowLimiter
 from sandbox.kustomer import search as s
+from sandbox.kustomer.index import SearchIndex
 from sandbox.kustomer.store import DAY, ORG_ID, Seeder, Store, iso, parse_time
 
 LIST_MAX, PEOPLE_MAX, SEARCH_MAX = 100, 500, 500
@@ -159,6 +160,7 @@ class KustomerApp(SandboxApp):
     def reset_state(self) -> None:
         """Empty org, fresh budgets."""
         self.store = Store()
+        self.search_index = SearchIndex()
         self.org_limiter = WindowLimiter(int(self.knobs["rate_limit_per_minute"]), 60, self.clock)
         self.search_limiter = WindowLimiter(
             int(self.knobs["search_rate_limit_per_minute"]), 60, self.clock
@@ -399,23 +401,46 @@ class KustomerApp(SandboxApp):
         include_deleted = bool(body.get("includeDeleted"))
         with self.lock:
             kind = self._kind_for(context)
-            if kind is None:  # plain "kobject": every Klass
-                pool = [
+
+            def pool() -> list[dict[str, Any]]:
+                if kind is None:  # plain "kobject": every Klass
+                    return [
+                        o
+                        for k, t in self.store.objects.items()
+                        if k.startswith("kobject.")
+                        for o in t.values()
+                    ]
+                return self.store.all(kind)
+
+            # the index answers as the plain filter and sort below, or not at all (None)
+            indexed = self.search_index.hits(
+                self.store,
+                view_key=(
+                    context,
+                    tuple(s.sort_names(body, context, archive=archive, policy=sorts)),
+                ),
+                pool=pool,
+                keys=keys,
+                criteria_key=json.dumps(
+                    [archive, filters, body.get("and"), body.get("or"), body.get("not")]
+                ),
+                predicate=predicate,
+            )
+            if indexed is not None:
+                ordered = [
                     o
-                    for k, t in self.store.objects.items()
-                    if k.startswith("kobject.")
-                    for o in t.values()
+                    for updated, deleted, o in indexed
+                    if (updated < cutoff) == archive and (include_deleted or not deleted)
                 ]
             else:
-                pool = self.store.all(kind)
-            hits = [
-                o
-                for o in pool
-                if (o["attributes"]["updatedAt"] < cutoff) == archive
-                and (include_deleted or not o["attributes"].get("deleted"))
-                and predicate(o)
-            ]
-            ordered = s.sort_records(hits, keys)
+                hits = [
+                    o
+                    for o in pool()
+                    if (o["attributes"]["updatedAt"] < cutoff) == archive
+                    and (include_deleted or not o["attributes"].get("deleted"))
+                    and predicate(o)
+                ]
+                ordered = s.sort_records(hits, keys)
             if self.knobs["unstable_ties"] and keys:
                 ordered = self._shuffle_ties(ordered, keys)
             ordered = s.displace(
