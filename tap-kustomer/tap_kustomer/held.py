@@ -36,7 +36,8 @@ class Held:
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Hold ``record`` (its id is ``record["id"]``) at timestamp ``key``."""
-        data = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+        # ASCII escapes: a lone surrogate (valid as a JSON escape) cannot be encoded as UTF-8
+        data = json.dumps(record, separators=(",", ":")).encode("ascii")
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._file.seek(self._end)

@@ -89,3 +89,28 @@ def test_decoded_records_held_stay_a_few_pages(kustomer, live, pages, companies_
     # far over two pages of each (a page is alive while the next is asked for)
     assert live["decoded"] > 2000
     assert live["max"] <= 2 * LIST_PAGE + 2 * PAGE, f"{live['max']} decoded records alive at once"
+
+
+def test_held_records_come_back_as_decoded():
+    """What a piece holds out of memory is the record as the client decoded it."""
+    from tap_kustomer.held import Held
+
+    held = Held()
+    odd = {
+        "id": "b",
+        "attributes": {"name": "Zoë \u00e9 \ud800 \U0001f600", "n": 1.1, "big": 2**70},
+        "x": [None, True, float("inf")],
+    }
+    plain = {"id": "a", "attributes": {}}
+    held.put("2025-01-01T00:00:00.000Z", odd)
+    held.put("2025-01-01T00:00:00.000Z", plain)
+    held.put("2024-01-01T00:00:00.000Z", {"id": "b", "attributes": {"old": True}})
+    got = list(held.records(held.ordered()))
+    assert got == [
+        ("2024-01-01T00:00:00.000Z", {"id": "b", "attributes": {"old": True}}),
+        ("2025-01-01T00:00:00.000Z", plain),
+    ]
+    held.put("2025-01-01T00:00:00.001Z", odd)
+    assert [r for _, r in held.records(held.ordered())][-1] == odd
+    held.close()
+    assert len(held) == 0
