@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from tap_kustomer import pieces
 from tap_kustomer.client import KustomerClient
 from tap_kustomer.cursor import Cursor, from_ms, iso, normalize, to_ms
 from tap_kustomer.held import Held
+from tap_kustomer.ids import IdSet
 from tap_kustomer.pages import After
 from tap_kustomer.query import (
     API_MAX_PAGES,
@@ -83,18 +83,6 @@ STANDARD, ARCHIVE = "standard", "archive"
 WAYS = ("keyset", "pieces", "scan", "list")
 
 Keyed = tuple[str, dict[str, Any]]  # (timestamp, record)
-
-_OBJECT_ID = re.compile(r"[0-9a-f]{24}")
-
-
-def compact_id(obj_id: str) -> int | str:
-    """An id in the form a set keeps in less memory.
-
-    A Kustomer ObjectId (exactly 24 lowercase hex digits) becomes its int, anything else stays
-    as it is: an int never equals a str, and only one spelling maps to each int, so two
-    different ids never compare equal.
-    """
-    return int(obj_id, 16) if _OBJECT_ID.fullmatch(obj_id) else obj_id
 
 
 class Untrusted(Exception):
@@ -283,7 +271,7 @@ class WindowReader:
 
         ``cursor`` advances as records are yielded.
         """
-        start, emitted = cursor.copy(), set[int | str]()
+        start, emitted = cursor.copy(), IdSet()
         # standard search first: the merge starts each reader in turn, and a refusal learnt
         # there (undocumented sorts are on standard search) then costs no archive query
         sources = sorted(sources, key=lambda src: src.archive)
@@ -292,11 +280,10 @@ class WindowReader:
                 readers = [self._one(src, start.copy(), field_name, ()) for src in sources]
                 try:
                     for key, record in heapq.merge(*readers, key=lambda kr: (kr[0], kr[1]["id"])):
-                        compact = compact_id(record["id"])
-                        if compact in emitted or not self._take(record, key, cursor):
+                        if record["id"] in emitted or not self._take(record, key, cursor):
                             continue
                         if len(emitted) < DEDUPE_LIMIT:
-                            emitted.add(compact)
+                            emitted.add_new(record["id"])
                         yield record
                     return
                 except Untrusted as exc:
@@ -376,7 +363,7 @@ class WindowReader:
     ) -> Iterator[Keyed]:
         attr, name = self._attr(field_name), ATTRIBUTES[field_name]
         first_total: int | None = None
-        observed: set[int | str] | None = None
+        observed: IdSet | None = None
         first = True
         while True:
             lo, lo_done = cursor.ts, cursor.done
@@ -388,7 +375,7 @@ class WindowReader:
                     # a count capped by the server only under-counts: reading fewer than it
                     # says is proof of a loss, whatever the count is
                     first_total = query.total if (query.total or 0) <= DEDUPE_LIMIT else None
-                    observed = set() if first_total else None
+                    observed = IdSet() if first_total else None
                 for record in page.records:
                     key = self._key(record, name)
                     if key is None:
@@ -400,7 +387,7 @@ class WindowReader:
                         raise Untrusted("order", f"{name} {key} came after {previous}")
                     previous = key
                     if observed is not None:
-                        observed.add(compact_id(record["id"]))
+                        observed.add(record["id"])
                         if first_total is not None and len(observed) >= first_total:
                             observed = None  # the count is reached: nothing left to check
                     if self._take(record, key, cursor):
@@ -422,7 +409,7 @@ class WindowReader:
         cursor: Cursor,
         field_name: str,
         base: tuple[dict[str, Any], ...],
-        observed: set[int | str] | None = None,
+        observed: IdSet | None = None,
     ) -> Iterator[Keyed]:
         """Every record at ``cursor.ts`` (more than a query's worth), read by ``createdAt``.
 
@@ -461,7 +448,7 @@ class WindowReader:
             if key != stamp:
                 continue
             if observed is not None:
-                observed.add(compact_id(record["id"]))
+                observed.add(record["id"])
             if self._take(record, key, cursor):
                 yield key, record
         cursor.finish_instant()
