@@ -47,6 +47,8 @@ from singer_sdk.exceptions import FatalAPIError
 from tap_kustomer import pieces
 from tap_kustomer.client import KustomerClient
 from tap_kustomer.cursor import Cursor, from_ms, iso, normalize, to_ms
+from tap_kustomer.held import Held
+from tap_kustomer.ids import IdSet
 from tap_kustomer.pages import After
 from tap_kustomer.query import (
     API_MAX_PAGES,
@@ -140,9 +142,9 @@ class _Bounds:
 
 @dataclass
 class _Fetched:
-    """One piece's records, or the fact that it did not fit in a query."""
+    """One piece's records (held out of memory), or the fact that it did not fit in a query."""
 
-    records: dict[str, Keyed] = field(default_factory=dict)
+    held: Held = field(default_factory=Held)
     overflow: bool = False
     reported: int | None = None  # meta.total of an overflowing query
     lowest: str | None = None  # the lowest timestamp an overflowing query showed
@@ -186,7 +188,7 @@ class WindowReader:
         self.modes = modes if modes is not None else {}
         self.list_path = list_path
         self._spans: dict[str, int] = {}
-        self._cache: dict[str, list[dict[str, Any]]] = {}
+        self._cache: dict[str, Held] = {}
         #: a day past the reader's start: nothing real is stamped later
         self._future_ms = int(time.time() * 1000) + DAY_MS
 
@@ -250,6 +252,13 @@ class WindowReader:
         cursor.advance(key, record["id"])
         return True
 
+    @staticmethod
+    def _new(entries: list[Any], cursor: Cursor) -> Iterator[Any]:
+        """The held entries (ascending) the cursor has not passed, checked as each is reached."""
+        for entry in entries:
+            if not cursor.seen(entry[0], entry[1]):
+                yield entry
+
     # ------------------------------------------------------------------ reading
     def read(
         self,
@@ -262,23 +271,32 @@ class WindowReader:
 
         ``cursor`` advances as records are yielded.
         """
-        start, emitted = cursor.copy(), set[str]()
+        start, emitted = cursor.copy(), IdSet()
         # standard search first: the merge starts each reader in turn, and a refusal learnt
         # there (undocumented sorts are on standard search) then costs no archive query
         sources = sorted(sources, key=lambda src: src.archive)
-        while True:
-            readers = [self._one(src, start.copy(), field_name, ()) for src in sources]
-            try:
-                for key, record in heapq.merge(*readers, key=lambda kr: (kr[0], kr[1]["id"])):
-                    if record["id"] in emitted or not self._take(record, key, cursor):
-                        continue
-                    if len(emitted) < DEDUPE_LIMIT:
-                        emitted.add(record["id"])
-                    yield record
-                return
-            except Untrusted as exc:
-                self._fall_back(exc.source == ARCHIVE, field_name, exc.what, str(exc))
-                cursor.set_to(start)  # read again; what was emitted is skipped
+        try:
+            while True:
+                readers = [self._one(src, start.copy(), field_name, ()) for src in sources]
+                try:
+                    for key, record in heapq.merge(*readers, key=lambda kr: (kr[0], kr[1]["id"])):
+                        if record["id"] in emitted or not self._take(record, key, cursor):
+                            continue
+                        if len(emitted) < DEDUPE_LIMIT:
+                            emitted.add_new(record["id"])
+                        yield record
+                    return
+                except Untrusted as exc:
+                    self._fall_back(exc.source == ARCHIVE, field_name, exc.what, str(exc))
+                    cursor.set_to(start)  # read again; what was emitted is skipped
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Drop the whole reads held for this window (a later window reads them afresh)."""
+        for held in self._cache.values():
+            held.close()
+        self._cache.clear()
 
     def _one(
         self, src: Source, cursor: Cursor, field_name: str, base: tuple[dict[str, Any], ...]
@@ -345,7 +363,7 @@ class WindowReader:
     ) -> Iterator[Keyed]:
         attr, name = self._attr(field_name), ATTRIBUTES[field_name]
         first_total: int | None = None
-        observed: set[str] | None = None
+        observed: IdSet | None = None
         first = True
         while True:
             lo, lo_done = cursor.ts, cursor.done
@@ -357,7 +375,7 @@ class WindowReader:
                     # a count capped by the server only under-counts: reading fewer than it
                     # says is proof of a loss, whatever the count is
                     first_total = query.total if (query.total or 0) <= DEDUPE_LIMIT else None
-                    observed = set() if first_total else None
+                    observed = IdSet() if first_total else None
                 for record in page.records:
                     key = self._key(record, name)
                     if key is None:
@@ -391,7 +409,7 @@ class WindowReader:
         cursor: Cursor,
         field_name: str,
         base: tuple[dict[str, Any], ...],
-        observed: set[str] | None = None,
+        observed: IdSet | None = None,
     ) -> Iterator[Keyed]:
         """Every record at ``cursor.ts`` (more than a query's worth), read by ``createdAt``.
 
@@ -476,12 +494,17 @@ class WindowReader:
                 if not cursor.done:
                     yield from self._instant(src, cursor, field_name, base)
             else:
-                ordered = sorted(fetched.records.values(), key=lambda kr: (kr[0], kr[1]["id"]))
-                for key, record in ordered:
-                    if self._take(record, key, cursor):
+                held, count = fetched.held, len(fetched.held)
+                try:
+                    # ordered by (timestamp, id) from what is held; each record decoded again
+                    # only as it is emitted
+                    for key, record in held.records(self._new(held.ordered(), cursor)):
+                        cursor.advance(key, record["id"])
                         yield key, record
+                finally:
+                    held.close()
                 self._spans[span_key] = pieces.next_span(
-                    end_ms - lo_ms, len(fetched.records), self.pager.cap_records
+                    end_ms - lo_ms, count, self.pager.cap_records
                 )
             cursor.move_to(from_ms(end_ms))
 
@@ -503,25 +526,27 @@ class WindowReader:
                     if self._outside(key, bounds.lo, bounds.lo_done, bounds.end):
                         msg = f"{name} {key} outside the filter [{bounds.lo}, {bounds.end})"
                         raise Untrusted("filter", msg)
-                    got.records[record["id"]] = (key, record)
+                    got.held.put(key, record)
                     if got.lowest is None or key < got.lowest:
                         got.lowest = key
                 if page.number == 1 and self._more_than_a_query(query.total):
                     query.ending = After.CAP  # counted past the cap: no use reading it out
                     break
             if not query.complete:
-                keys = {key for key, _ in got.records.values()}
+                keys, held = got.held.keys(), len(got.held)
+                got.held.close()
                 return _Fetched(
                     overflow=True,
                     reported=query.total,
                     lowest=got.lowest,
-                    one_instant=len(keys) == 1 and len(got.records) > 1,
+                    one_instant=len(keys) == 1 and held > 1,
                 )
             total = query.total  # a capped count only under-counts: fewer read is a loss
-            if total is None or len(got.records) >= total:
+            if total is None or len(got.held) >= total:
                 return got
             if attempt == 1:  # records moved while paging (an update shifts the pages)
                 self.stats.rereads += 1
+                got.held.close()
                 continue
             self.logger.warning(
                 "%s: the API counted %d records in [%s, %s) but its pages held %d",
@@ -529,47 +554,53 @@ class WindowReader:
                 total,
                 bounds.lo,
                 bounds.end,
-                len(got.records),
+                len(got.held),
             )
         return got
 
     # ---------------------------------------------------------------- whole reads
     def _whole(self, src: Source, cursor: Cursor, field_name: str) -> Iterator[Keyed]:
         """Scan or list mode: the whole context, filtered to the window and ordered here."""
-        name = ATTRIBUTES[field_name]
-        chosen = []
-        for record in self._everything(src.archive, field_name):
-            key = self._key(record, name)
-            if key is not None and key < src.hi:
-                chosen.append((key, record))
-        for key, record in sorted(chosen, key=lambda kr: (kr[0], kr[1]["id"])):
-            if self._take(record, key, cursor):
-                yield key, record
+        held = self._everything(src.archive, field_name)
+        chosen = [entry for entry in held.ordered() if entry[0] < src.hi]
+        for key, record in held.records(self._new(chosen, cursor)):
+            cursor.advance(key, record["id"])
+            yield key, record
 
-    def _everything(self, archive: bool, field_name: str) -> list[dict[str, Any]]:
-        """Every object of the context (scan: one query; list: GET pages), once per run."""
+    def _everything(self, archive: bool, field_name: str) -> Held:
+        """Every object of the context (scan: one query; list: GET pages), once per window.
+
+        Held out of memory (:mod:`tap_kustomer.held`), keyed on ``field_name``.
+        """
         listing = self.mode(archive, field_name) == "list"
-        key = f"{ARCHIVE if archive else STANDARD}:{'list' if listing else 'scan'}"
+        key = f"{ARCHIVE if archive else STANDARD}:{'list' if listing else 'scan'}:{field_name}"
         if key not in self._cache:
-            self._cache[key] = self._list_all() if listing else self._scan_all(archive)
+            name = ATTRIBUTES[field_name]
+            self._cache[key] = self._list_all(name) if listing else self._scan_all(archive, name)
         return self._cache[key]
 
-    def _scan_all(self, archive: bool) -> list[dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
+    def _hold(self, held: Held, record: Any, name: str) -> None:
+        if isinstance(record, dict) and record.get("id"):
+            key = self._key(record, name)
+            if key is not None:
+                held.put(key, record)
+
+    def _scan_all(self, archive: bool, name: str) -> Held:
+        held = Held()
         query = self.pager.query(archive=archive, body=self._body([], None))
         for page in query:
             if page.number == 1 and self._more_than_a_query(query.total):
                 query.ending = After.CAP
                 break
             for record in page.records:
-                if record.get("id"):
-                    found[record["id"]] = record
+                self._hold(held, record, name)
         if not query.complete:
+            held.close()
             msg = f"more {self.context} objects than one query returns ({self.pager.cap_records})"
             raise TooBig(msg)
-        return list(found.values())
+        return held
 
-    def _list_all(self) -> list[dict[str, Any]]:
+    def _list_all(self, name: str) -> Held:
         assert self.list_path is not None
         self.logger.warning(
             "%s: reading every page of GET %s (it lists live objects only: deletions are not "
@@ -577,9 +608,8 @@ class WindowReader:
             self.context,
             self.list_path,
         )
-        found: dict[str, dict[str, Any]] = {}
+        held = Held()
         for page in self.client.get_pages(self.list_path, {"pageSize": 100}, kind=self.kind):
             for record in page:
-                if isinstance(record, dict) and record.get("id"):
-                    found[record["id"]] = record
-        return list(found.values())
+                self._hold(held, record, name)
+        return held
