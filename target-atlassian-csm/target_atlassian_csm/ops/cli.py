@@ -14,7 +14,6 @@ left records in the dead letters), 2 the command could not run (settings, site, 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
 import logging
@@ -29,7 +28,6 @@ from singer_sdk.exceptions import ConfigValidationError
 from target_atlassian_csm.client import CsmClient, CsmError
 from target_atlassian_csm.ledger import Ledger, LedgerSiteMismatch
 from target_atlassian_csm.runtime import ledger_site, site_mismatch
-from target_atlassian_csm.settings import CONFIG_SCHEMA
 from target_atlassian_csm.summary import RunSummary
 
 PROG = "target-atlassian-csm-ops"
@@ -116,7 +114,8 @@ def settings(config_files: Sequence[str]) -> dict[str, Any]:
             msg = f"cannot read the settings file {name}: {exc}"
             raise CommandError(msg) from None
     # Meltano hands a command its settings as environment variables; the SDK turns integers,
-    # booleans and arrays back into values but leaves numbers as text: read, convert, check.
+    # booleans and arrays back into values but leaves numbers as text: read them, then check
+    # (the target's validation reads a number given as text as the number it spells).
     quiet = logging.getLogger(TargetAtlassianCSM.name)
     level, quiet.level = quiet.level, logging.ERROR  # this first read is not checked yet
     try:
@@ -124,11 +123,6 @@ def settings(config_files: Sequence[str]) -> dict[str, Any]:
     finally:
         quiet.setLevel(level)
     config = dict(read.config)
-    for name, prop in CONFIG_SCHEMA["properties"].items():
-        kinds = prop.get("type") or []
-        if "number" in kinds and isinstance(config.get(name), str):
-            with contextlib.suppress(ValueError):  # left as text: validation names it
-                config[name] = float(config[name])
     quiet.setLevel(logging.WARNING)  # its warnings (unknown settings) shown, not its chatter
     try:
         target = TargetAtlassianCSM(config=config, validate_config=True)
