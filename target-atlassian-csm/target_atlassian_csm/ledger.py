@@ -307,13 +307,10 @@ class Ledger:
 
     def key_for_source(self, entity: str, stream: str, source_id: str) -> str | None:
         """The key of the record a source stream's id was loaded as."""
+        key = self.source_key(entity, stream, source_id)
+        if key is not None:
+            return key
         with self._lock:
-            row = self._db.execute(
-                "SELECT key FROM sources WHERE entity = ? AND stream = ? AND source_id = ?",
-                (entity, stream, source_id),
-            ).fetchone()
-            if row is not None:
-                return row[0]
             row = self._db.execute(
                 "SELECT key FROM records WHERE entity = ? AND stream = ? AND source_id = ? "
                 "ORDER BY updated_at DESC LIMIT 1",
