@@ -28,10 +28,10 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 MALFORMED = "_MALFORMED_LINE"
 KNOWN_TYPES = frozenset({"RECORD", "SCHEMA", "STATE", "ACTIVATE_VERSION", "BATCH"})
 BOM = "\ufeff"
-#: Bytes that are not UTF-8 arrive as lone surrogates U+DC80..U+DCFF (``surrogateescape``).
 #: The SDK's reading of a line (floats as Decimal), with one decoder for the run instead of
 #: one per line (``json.loads`` with ``parse_float`` builds a decoder each call).
 _DECODER = json.JSONDecoder(parse_float=decimal.Decimal)
+#: Bytes that are not UTF-8 arrive as lone surrogates U+DC80..U+DCFF (``surrogateescape``).
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 #: A JSON escape of a surrogate: only then can a parsed string hold a lone one.
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -85,11 +85,16 @@ def test_a_record_csm_held_before_is_never_deleted(csm, tmp_path):
     assert any("not created by this target" in d["reason"] for d in warnings)
 
 
-def test_flag_policy_sets_the_flag_field(sandbox_factory, tmp_path):
+def _flag_site(sandbox_factory, tmp_path):
+    """A CSM site with the flag field, and the target's config with ``delete_policy: flag``."""
     csm = sandbox_factory("csm", seed="default", rate_limit_requests=0)
     for entity in ("customer", "organization"):
         csm.app.store.add_field(entity, "Source status", "TEXT", [])
-    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="flag")
+    return csm, target_config(csm, tmp_path, mapping=MAPPING, delete_policy="flag")
+
+
+def test_flag_policy_sets_the_flag_field(sandbox_factory, tmp_path):
+    csm, config = _flag_site(sandbox_factory, tmp_path)
     run_target(config, messages(people(1, 2), ORGS))
     result = run_target(config, messages(people(2, removed=True), run=1))
     assert result.exit_code == 0
@@ -147,10 +152,7 @@ def test_records_that_look_themselves_up_first_keep_their_organizations(csm, tmp
 
 
 def test_a_flagged_record_that_comes_back_loses_the_flag(sandbox_factory, tmp_path):
-    csm = sandbox_factory("csm", seed="default", rate_limit_requests=0)
-    for entity in ("customer", "organization"):
-        csm.app.store.add_field(entity, "Source status", "TEXT", [])
-    config = target_config(csm, tmp_path, mapping=MAPPING, delete_policy="flag")
+    csm, config = _flag_site(sandbox_factory, tmp_path)
     run_target(config, messages(people(1, 2), ORGS))
     run_target(config, messages(people(2, removed=True), run=1))
     back = run_target(config, messages(people(2, removed=False), run=2))
