@@ -146,6 +146,10 @@ class Skip:
     reason: str
 
 
+#: Said of an organization the source deleted, in the warnings of customers that name it.
+DELETED_IN_SOURCE = "is deleted in the source"
+
+
 @dataclass
 class Deleted(Skip):
     """The record says it was deleted in the source (archived, ``deleted``, ``deleted_at``).

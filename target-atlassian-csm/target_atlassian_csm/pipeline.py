@@ -63,6 +63,7 @@ from target_atlassian_csm.flow import (
 from target_atlassian_csm.judging import Judgement, judge
 from target_atlassian_csm.ledger import DELETED as LEDGER_DELETED
 from target_atlassian_csm.ledger import Ledger, LedgerRow
+from target_atlassian_csm.mapping import DELETED_IN_SOURCE
 from target_atlassian_csm.operations import (
     ASSOCIATION,
     CUSTOMER,
@@ -289,6 +290,28 @@ class Pipeline:
                 return
             self._enter(self._as_customer(op, key))
 
+    def source_not_loaded(self, stream: str, source_id: str, why: str) -> None:
+        """An organization record the source described will not be loaded, and why.
+
+        Skipped or deleted in the source, or refused: customers that name it by its source id
+        go on without it at once (the association deferred, made if a run loads it), instead
+        of waiting for a record that already came -- up to the bound of tickets held, which
+        kept batches partial (the Kustomer end-to-end run's customers of deleted companies).
+        """
+        with self._cv:
+            self._admit_inbox()
+            self._not_loaded(stream, source_id, why)
+
+    def _not_loaded(self, stream: str, source_id: str | None, why: str) -> None:
+        """See :meth:`source_not_loaded` (caller holds the lock)."""
+        if not source_id:
+            return
+        need = source_need(OrgRef("source", source_id, stream))
+        if need in self.lookups.source_names:
+            return  # another record of this source id was loaded: references find it
+        self.lookups.sources_not_loaded[need] = why
+        self._met(need)
+
     def delete(self, op: Operation, *, spare: str | None = None) -> None:
         """A record deleted in the source (``op.origin``: DELETION, or FLAG to flag it).
 
@@ -313,6 +336,8 @@ class Pipeline:
             if not op.identity or op.key == spare:
                 why = "deleted in the source; never loaded by this target: nothing to do"
                 self.records.end_op(op, SKIPPED, why)
+                if op.entity == ORGANIZATION:
+                    self._not_loaded(op.stream, op.source_id, DELETED_IN_SOURCE)
                 return
             self._enter(op)
 
@@ -451,6 +476,7 @@ class Pipeline:
         if op.entity == ORGANIZATION:
             need = source_need(OrgRef("source", op.source_id, op.stream))
             self.lookups.source_names[need] = op.key
+            self.lookups.sources_not_loaded.pop(need, None)
             self.lookups.spellings.setdefault(op.key, op.identity)
             return need
         token = f"{op.stream}:{op.source_id}"
@@ -556,6 +582,10 @@ class Pipeline:
 
     def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
         """A record deleted in the source: flagged, or its CSM record deleted (see admission)."""
+        if op.entity == ORGANIZATION and (
+            op.origin == DELETION or row is None or row.status == LEDGER_DELETED
+        ):  # not in CSM after this (flagged ones stay, and their references with them)
+            self._not_loaded(op.stream, op.source_id, DELETED_IN_SOURCE)
         if op.origin == FLAG:
             if row is None or row.status == LEDGER_DELETED:
                 self.records.end_op(op, SKIPPED, "deleted in the source; never loaded")
@@ -650,8 +680,9 @@ class Pipeline:
                 need = source_need(ref)
                 if need in ticket.released:
                     continue
-                if self.lanes.finishing:
-                    self._release_source(ticket, need)
+                not_loaded = self.lookups.sources_not_loaded.get(need)
+                if not_loaded is not None or self.lanes.finishing:
+                    self._release_source(ticket, need, not_loaded)
                     continue
                 needs.append(need)
                 continue
@@ -677,7 +708,7 @@ class Pipeline:
             self.needs.withdraw(ticket)
             self._route(ticket)
 
-    def _release_source(self, ticket: Ticket, need: str) -> None:
+    def _release_source(self, ticket: Ticket, need: str, why: str | None = None) -> None:
         ticket.released.add(need)
         token = need.removeprefix("src:")
         self.ledger.defer_associations([(ticket.op.key, f"source:{token}")])
@@ -685,8 +716,8 @@ class Pipeline:
         self.records.summary.task("associations_deferred")
         self.records.warn(
             ticket.op,
-            f"organization {token} is not known yet: loaded without this association, which "
-            "is made when a run loads that organization",
+            f"organization {token} {why or 'is not known yet'}: loaded without this "
+            "association, which is made when a run loads that organization",
         )
 
     def _warn_dropped(self, ticket: Ticket) -> None:

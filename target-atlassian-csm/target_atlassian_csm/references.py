@@ -153,6 +153,8 @@ class Lookups:
         self.attempts = attempts
         self.needs = needs
         self.source_names: dict[str, str] = {}  # source need -> org name key
+        #: Source ids whose organization record came but is not loaded: need -> why.
+        self.sources_not_loaded: dict[str, str] = {}
         self.spellings: dict[str, str] = {}  # org name key -> name as sent
         self.org_ids: dict[str, str] = {}  # org name key -> CSM id
         self.customer_ids: dict[str, str] = {}  # email key -> CSM id

@@ -22,6 +22,7 @@ from singer_sdk.sinks import RecordSink
 from target_atlassian_csm.fields import scalar_text
 from target_atlassian_csm.mapping import (
     ASSOCIATION_ENTITY,
+    DELETED_IN_SOURCE,
     IGNORE,
     Deleted,
     MappingError,
@@ -227,6 +228,10 @@ class CsmSink(_Unloaded):
                 line=item.line,
                 counted=self.rule.entity != ASSOCIATION_ENTITY,
             )
+            if self.entity == ORGANIZATION:  # customers naming it must not wait for it
+                why = _not_loaded_why(problem, result)
+                source_id = self._source_id(record) or ""
+                self.csm_target.runtime.pipeline.source_not_loaded(self.stream_name, source_id, why)
             return
         result.seqs = [item.seq]
         result.line = item.line
@@ -351,3 +356,12 @@ class IgnoredSink(_Unloaded):
 
 
 __all__ = ["IGNORE", "ConfigurationError", "CsmSink", "IgnoredSink", "MetadataSink"]
+
+
+def _not_loaded_why(problem: str | None, result: Any) -> str:
+    """Why an organization record is not loaded, as said of it in its customers' warnings."""
+    if problem is not None:
+        return f"was not loaded ({problem})"
+    if isinstance(result, Deleted):
+        return DELETED_IN_SOURCE
+    return f"is not loaded ({result.reason})"

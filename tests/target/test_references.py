@@ -14,6 +14,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -172,3 +173,55 @@ def test_an_organization_deleted_in_csm_is_found_again_and_the_customer_retried(
     held = orgs_of(csm)
     assert all(held[f"n{i}@x.io"] == {"Org 1"} for i in range(3))
     assert result.summary["tasks"]["organization_ids_forgotten"] >= 1
+
+
+@pytest.mark.parametrize("customers_first", [False, True])
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"id": "o1", "name": "Gone", "deleted": True}, "ignore", "is deleted in the source"),
+        ({"id": "o1", "name": "Gone", "deleted": True}, "delete", "is deleted in the source"),
+        ({"id": "o1", "name": None}, "ignore", "was not loaded ("),
+    ],
+)
+def test_customers_of_an_organization_not_loaded_go_on_without_it(
+    csm, tmp_path, customers_first, case
+):
+    """A source organization that came but is not loaded (deleted in the source, refused):
+    customers naming it are loaded without it at once, told why, and the association is made
+    by the run that loads it. (They waited for a record that had already come, to the bound
+    of tickets held or the end of input, and were told it was "not known yet".)"""
+    org, policy, said = case
+    mapping = {
+        **MAPPING,
+        "organizations": {**MAPPING["organizations"], "deleted_when": {"deleted": True}},
+    }
+    config = target_config(csm, tmp_path, mapping=mapping, delete_policy=policy)
+    props = {**ORG_PROPS, "deleted": ["boolean", "null"]}
+    orgs = stream("organizations", props, [org, {"id": "o2", "name": "Kept"}])
+    people = stream(
+        "customers",
+        CUSTOMER_PROPS,
+        [{"id": f"c{i}", "email": f"c{i}@x.io", "org_id": f"o{1 + i % 2}"} for i in range(4)],
+    )
+    messages = [*people, *orgs] if customers_first else [*orgs, *people]
+    first = run_target(config, [*messages, state_msg({"run": 1})])
+    assert first.exit_code == 0
+    assert orgs_of(csm) == {
+        "c0@x.io": set(),
+        "c1@x.io": {"Kept"},
+        "c2@x.io": set(),
+        "c3@x.io": {"Kept"},
+    }
+    told = sorted(
+        (d["identity"], d["reason"]) for d in first.dead_letters if d["entity"] == "customer"
+    )
+    assert [who for who, _ in told] == ["c0@x.io", "c2@x.io"]
+    assert all(f"organization organizations:o1 {said}" in why for _, why in told), told
+    restored = run_target(
+        config,
+        [*stream("organizations", ORG_PROPS, [{"id": "o1", "name": "Back"}]), state_msg({"r": 2})],
+    )
+    assert restored.exit_code == 0
+    assert orgs_of(csm)["c0@x.io"] == {"Back"}
+    assert orgs_of(csm)["c2@x.io"] == {"Back"}
