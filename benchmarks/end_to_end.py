@@ -30,8 +30,10 @@ requests per 10 s), seeds the source with ``--contacts`` (100,000) and ``--compa
   ``tap-hubspot`` 4.5.0 from PyPI (its Meltano Hub definition, OAuth credentials), reaching
   the HubSpot sandbox through the mitmproxy sandbox proxy (``.venv-proxy``), and the target's
   ``singer-io/tap-hubspot`` preset: ``meltano run tap-hubspot target-atlassian-csm``;
-* ``--source kustomer``: ``meltano run tap-kustomer target-atlassian-csm`` (this project;
-  ``--contacts`` customers).
+* ``--source kustomer``: ``meltano run tap-kustomer target-atlassian-csm`` (``--contacts``
+  customers): this project (``--mode meltano``, the default: discovery every run), or a
+  user project as above (``--mode user``: customers and companies selected, the catalog
+  cached by the warm-up).
 
 Prints the wall time, what landed, the requests each API received and the ratio of the bound
 set by the slowest limit to the wall time (1.0 = the run went as fast as that limit allows):
@@ -98,7 +100,10 @@ BATCH_MAX_WAIT = 0.5  # the repository's ``sandbox`` environment (the target's d
 USER_TAPS = {
     "hubspot": ("tap-hubspot-contacts", ROOT / "plugins/extractors/tap-hubspot-contacts.yml"),
     "singer-hubspot": ("tap-hubspot", None),  # the Hub's singer-io definition, pinned
+    "kustomer": ("tap-kustomer", ROOT / "plugins/extractors/tap-kustomer.yml"),
 }
+#: Streams selected in a user project, by tap (meltano.yml's selection for ours).
+USER_STREAMS = {**STREAMS, "tap-kustomer": ("customers", "companies")}
 SINGER_VARIANT = "tap-hubspot--singer-io"
 
 
@@ -229,7 +234,7 @@ def user_project(folder: Path, tap: str) -> Project:
     if f"name: {name}\n" not in (project.root / "meltano.yml").read_text():
         ref = ref or hub_definition(SINGER_VARIANT, folder)
         project.check("add", name, "--from-ref", str(ref))
-        for stream in STREAMS.get(name, SELECTED):
+        for stream in USER_STREAMS.get(name, SELECTED):
             project.check("select", name, stream, "*")
     project.tap = name
     return project
@@ -606,6 +611,16 @@ def hubspot_minimum(hubspot: Any) -> int:
 def kustomer_main(args: argparse.Namespace) -> None:
     """``meltano run tap-kustomer target-atlassian-csm`` (meltano.yml's selection: customers,
     companies) against the Kustomer and CSM sandboxes at their default limits."""
+    with contextlib.ExitStack() as stack:  # the user project, when there
+        kustomer_run(args, stack)
+
+
+def kustomer_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    mode = "user" if args.mode == "user" else "meltano"
+    project = None
+    if mode == "user":
+        folder = args.user_project or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        project = user_project(folder, USER_TAPS["kustomer"][0])
     kustomer = create_app("kustomer", journal_bodies=False)
     kustomer.seed(
         "default",
@@ -633,25 +648,36 @@ def kustomer_main(args: argparse.Namespace) -> None:
         tmp = Path(tmp_name)
         if args.keep:
             print(f"run directory (kept): {tmp}", flush=True)
-        env = {
-            **os.environ,
-            "MELTANO_ENVIRONMENT": "sandbox",
-            "TAP_KUSTOMER_BASE_URL": k_server.url,
-            **target_env(c_server.url, tmp),
-        }
-        run = meltano_run(
-            ROOT, env, "tap-kustomer", tmp / "meltano.log",
-            "--full-refresh", "--state-id-suffix", "benchmark",
-        )  # fmt: skip
+        if project is None:
+            env = {
+                **os.environ,
+                "MELTANO_ENVIRONMENT": "sandbox",
+                "TAP_KUSTOMER_BASE_URL": k_server.url,
+                **target_env(c_server.url, tmp),
+            }
+            run = meltano_run(
+                ROOT, env, "tap-kustomer", tmp / "meltano.log",
+                "--full-refresh", "--state-id-suffix", "benchmark",
+            )  # fmt: skip
+        else:  # the repository's sandbox environment's settings, as environment variables
+            settings = {
+                **target_env(c_server.url, tmp, **TARGET_SANDBOX),
+                "TAP_KUSTOMER_BASE_URL": k_server.url,
+                "TAP_KUSTOMER_API_KEY": str(knobs_k["api_key"]),
+                "TAP_KUSTOMER_INDEX_LAG_SECONDS": "0",
+            }
+            run = run_user(project, settings, tmp, batch_max_wait_seconds=args.batch_max_wait)
+            warm = sum(1 for e in kustomer.journal.entries() if e.at < run.started)
+            run.notes.append(f"warm-up Kustomer requests (left out below): {warm}")
         summary, c_entries, snapshot = finish(run, tmp, args.keep, csm, kustomer=kustomer)
-        k_entries = kustomer.journal.entries()
+        k_entries = [e for e in kustomer.journal.entries() if e.at >= run.started]
     searches = sum(1 for e in k_entries if "/search" in e.path)
     # The fewest searches: one page of 500 per stream's records, one more per stream for the
     # archive search (the tap reads both), whatever the reading of the sorts.
     min_searches = math.ceil(args.contacts / 500) + math.ceil(args.companies / 500) + 2
     search_bound = min_searches / float(knobs_k["search_rate_limit_per_minute"]) * 60
     outcome = Outcome(
-        "kustomer", "meltano", run, summary,
+        "kustomer", mode, run, summary,
         f"Kustomer requests {len(k_entries)} (searches {searches}, minimum {min_searches}); "
         f"target's own count of CSM requests {summary['requests']}",
         ("Kustomer search budget", search_bound), c_entries, snapshot,
