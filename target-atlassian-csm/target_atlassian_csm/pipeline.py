@@ -148,6 +148,8 @@ class _Associations:
     customer_sources: dict[str, str] = field(default_factory=dict)  # "stream:id" -> key
     identities: dict[str, str] = field(default_factory=dict)  # customer key -> email as sent
     waiting: dict[str, list[Operation]] = field(default_factory=dict)  # by customer token
+    #: Customers whose record came but is not loaded (token -> why): their associations end.
+    customers_not_loaded: dict[str, str] = field(default_factory=dict)
     deferred: dict[str, set[str]] = field(default_factory=dict)  # org source need -> keys
 
 
@@ -286,31 +288,48 @@ class Pipeline:
                 CUSTOMER, customer_stream, customer_id
             )
             if key is None:
-                self.assoc.waiting.setdefault(token, []).append(op)
+                if token in self.assoc.customers_not_loaded:
+                    self._association_not_made(op, token, self.assoc.customers_not_loaded[token])
+                else:
+                    self.assoc.waiting.setdefault(token, []).append(op)
                 return
             self._enter(self._as_customer(op, key))
 
-    def source_not_loaded(self, stream: str, source_id: str, why: str) -> None:
-        """An organization record the source described will not be loaded, and why.
+    def source_not_loaded(self, entity: str, stream: str, source_id: str, why: str) -> None:
+        """A record the source described will not be loaded (skipped, deleted, refused): why.
 
-        Skipped or deleted in the source, or refused: customers that name it by its source id
-        go on without it at once (the association deferred, made if a run loads it), instead
-        of waiting for a record that already came -- up to the bound of tickets held, which
-        kept batches partial (the Kustomer end-to-end run's customers of deleted companies).
+        What names it by its source id goes on at once instead of waiting for a record that
+        already came: customers naming such an organization load without it (the association
+        deferred, made if a run loads it) -- they waited to the bound of tickets held, which
+        kept batches partial (the Kustomer end-to-end run's customers of deleted companies);
+        association records naming such a customer end (they waited to the end of input,
+        holding STATE back, and were said to name a customer that "never appeared").
         """
         with self._cv:
             self._admit_inbox()
-            self._not_loaded(stream, source_id, why)
+            self._not_loaded(entity, stream, source_id, why)
 
-    def _not_loaded(self, stream: str, source_id: str | None, why: str) -> None:
+    def _not_loaded(self, entity: str, stream: str, source_id: str | None, why: str) -> None:
         """See :meth:`source_not_loaded` (caller holds the lock)."""
         if not source_id:
+            return
+        if entity == CUSTOMER:
+            # Consulted only when neither this run nor the ledger knows the customer (one
+            # entry per customer not loaded: a few bytes each, however long the run).
+            token = f"{stream}:{source_id}"
+            self.assoc.customers_not_loaded[token] = why
+            for op in self.assoc.waiting.pop(token, []):
+                self._association_not_made(op, token, why)
             return
         need = source_need(OrgRef("source", source_id, stream))
         if need in self.lookups.source_names:
             return  # another record of this source id was loaded: references find it
         self.lookups.sources_not_loaded[need] = why
         self._met(need)
+
+    def _association_not_made(self, op: Operation, token: str, why: str) -> None:
+        self.records.warn(op, f"customer {token} {why}: association not made")
+        self.records.end(entity=CUSTOMER, seqs=op.seqs, how=SKIPPED, counted=False)
 
     def delete(self, op: Operation, *, spare: str | None = None) -> None:
         """A record deleted in the source (``op.origin``: DELETION, or FLAG to flag it).
@@ -336,8 +355,7 @@ class Pipeline:
             if not op.identity or op.key == spare:
                 why = "deleted in the source; never loaded by this target: nothing to do"
                 self.records.end_op(op, SKIPPED, why)
-                if op.entity == ORGANIZATION:
-                    self._not_loaded(op.stream, op.source_id, DELETED_IN_SOURCE)
+                self._not_loaded(op.entity, op.stream, op.source_id, DELETED_IN_SOURCE)
                 return
             self._enter(op)
 
@@ -357,8 +375,7 @@ class Pipeline:
                 self._release_sources(ticket)
             for token, ops in self.assoc.waiting.items():
                 for op in ops:
-                    self.records.warn(op, f"customer {token} never appeared: association not made")
-                    self.records.end(entity=CUSTOMER, seqs=op.seqs, how=SKIPPED, counted=False)
+                    self._association_not_made(op, token, "never appeared")
             self.assoc.waiting.clear()
             self._cv.notify_all()
             while not self._idle() and self.lanes.fatal is None:
@@ -481,6 +498,7 @@ class Pipeline:
             return need
         token = f"{op.stream}:{op.source_id}"
         self.assoc.customer_sources[token] = op.key
+        self.assoc.customers_not_loaded.pop(token, None)
         self.assoc.identities[op.key] = op.identity
         return None
 
@@ -582,10 +600,9 @@ class Pipeline:
 
     def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
         """A record deleted in the source: flagged, or its CSM record deleted (see admission)."""
-        if op.entity == ORGANIZATION and (
-            op.origin == DELETION or row is None or row.status == LEDGER_DELETED
-        ):  # not in CSM after this (flagged ones stay, and their references with them)
-            self._not_loaded(op.stream, op.source_id, DELETED_IN_SOURCE)
+        if op.origin == DELETION or row is None or row.status == LEDGER_DELETED:
+            # not in CSM after this (flagged ones stay, and their references with them)
+            self._not_loaded(op.entity, op.stream, op.source_id, DELETED_IN_SOURCE)
         if op.origin == FLAG:
             if row is None or row.status == LEDGER_DELETED:
                 self.records.end_op(op, SKIPPED, "deleted in the source; never loaded")

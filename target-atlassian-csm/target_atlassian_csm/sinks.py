@@ -228,10 +228,13 @@ class CsmSink(_Unloaded):
                 line=item.line,
                 counted=self.rule.entity != ASSOCIATION_ENTITY,
             )
-            if self.entity == ORGANIZATION:  # customers naming it must not wait for it
-                why = _not_loaded_why(problem, result)
-                source_id = self._source_id(record) or ""
-                self.csm_target.runtime.pipeline.source_not_loaded(self.stream_name, source_id, why)
+            if self.rule.entity != ASSOCIATION_ENTITY:  # what names it must not wait for it
+                self.csm_target.runtime.pipeline.source_not_loaded(
+                    self.entity,
+                    self.stream_name,
+                    self._source_id(record) or "",
+                    _not_loaded_why(problem, result),
+                )
             return
         result.seqs = [item.seq]
         result.line = item.line
@@ -359,7 +362,7 @@ __all__ = ["IGNORE", "ConfigurationError", "CsmSink", "IgnoredSink", "MetadataSi
 
 
 def _not_loaded_why(problem: str | None, result: Any) -> str:
-    """Why an organization record is not loaded, as said of it in its customers' warnings."""
+    """Why a record is not loaded, as said of it in the warnings of what names it."""
     if problem is not None:
         return f"was not loaded ({problem})"
     if isinstance(result, Deleted):

@@ -225,3 +225,32 @@ def test_customers_of_an_organization_not_loaded_go_on_without_it(
     assert restored.exit_code == 0
     assert orgs_of(csm)["c0@x.io"] == {"Back"}
     assert orgs_of(csm)["c2@x.io"] == {"Back"}
+
+
+@pytest.mark.parametrize("links_first", [False, True])
+def test_associations_of_a_customer_not_loaded_end_with_the_reason(csm, tmp_path, links_first):
+    """An association record naming a customer whose record came but is not loaded (deleted
+    in the source) ends at once with that reason; it waited to the end of input and was said
+    to name a customer that "never appeared"."""
+    mapping = {**MAPPING, "customers": {**MAPPING["customers"], "deleted_when": {"deleted": True}}}
+    config = target_config(csm, tmp_path, mapping=mapping)
+    orgs = stream("organizations", ORG_PROPS, [{"id": "o1", "name": "Acme"}])
+    people = stream(
+        "customers",
+        {**CUSTOMER_PROPS, "deleted": ["boolean", "null"]},
+        [{"id": "c1", "email": "c1@x.io", "deleted": True}, {"id": "c2", "email": "c2@x.io"}],
+    )
+    links = stream(
+        "links",
+        LINK_PROPS,
+        [{"contact": "c1", "company": "o1"}, {"contact": "c2", "company": "o1"}],
+    )
+    messages = [*orgs, *links, *people] if links_first else [*orgs, *people, *links]
+    result = run_target(config, [*messages, state_msg({"done": True})])
+    assert result.exit_code == 0
+    assert orgs_of(csm) == {"c2@x.io": {"Acme"}}
+    (warning,) = [d for d in result.dead_letters if d["stream"] == "links"]
+    assert warning["reason"] == (
+        "customer customers:c1 is deleted in the source: association not made"
+    )
+    assert result.states[-1] == {"done": True}
