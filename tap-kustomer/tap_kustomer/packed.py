@@ -66,15 +66,12 @@ def _slices(run: bytes) -> Iterator[bytes]:
 
 
 class Index:
-    """Entries, read back in ascending order (``add``, ``len``, ``ordered``)."""
+    """Entries, read back in ascending order (``add``, ``ordered``)."""
 
     def __init__(self) -> None:
         self._runs: list[bytes] = []  # each sorted
         self._pending: list[bytes] = []
         self._loose: list[Entry] = []  # entries pack() refuses
-
-    def __len__(self) -> int:
-        return sum(len(run) for run in self._runs) // WIDTH + len(self._pending) + len(self._loose)
 
     def add(self, entry: Entry) -> None:
         """Add ``entry``."""
