@@ -6,18 +6,22 @@ they order before emitting the first. Decoded, a Kustomer record is ~5 kB of Pyt
 so a piece held ~45 MB and a company listing grew with the org. :class:`Held` writes each
 record's JSON to an unnamed temporary file (deleted by the system when closed, or when the
 process ends) and keeps in memory only what ordering needs: ``(timestamp, id, offset,
-length)``. Records are decoded again one at a time, as they are emitted.
+length)``, packed in 48 bytes (:mod:`tap_kustomer.packed`), and the ids held (12 bytes each,
+:mod:`tap_kustomer.ids`) so that the last record stored for an id wins. Records are decoded
+again one at a time, as they are emitted.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-#: (timestamp, id, offset, length)
-Entry = tuple[str, str, int, int]
+from tap_kustomer.ids import IdSet
+from tap_kustomer.packed import Entry, Index
+
+__all__ = ["Entry", "Held", "decoded_hook"]
 
 #: Called with each record decoded back from a spill (tests count decoded records with it).
 decoded_hook: list[Any] = []
@@ -29,10 +33,13 @@ class Held:
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
         self._end = 0
-        self.entries: dict[str, Entry] = {}
+        self._index = Index()
+        self._ids = IdSet()
+        #: offset of the last record of each id stored more than once
+        self._latest: dict[Any, int] = {}
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._ids)
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Hold ``record`` (its id is ``record["id"]``) at timestamp ``key``."""
@@ -42,16 +49,24 @@ class Held:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._file.seek(self._end)
         self._file.write(data)
-        self.entries[record["id"]] = (key, record["id"], self._end, len(data))
+        obj_id = record["id"]
+        if obj_id in self._ids:
+            self._latest[obj_id] = self._end
+        else:
+            self._ids.add_new(obj_id)
+        self._index.add((key, obj_id, self._end, len(data)))
         self._end += len(data)
 
     def keys(self) -> set[str]:
         """The timestamps held."""
-        return {entry[0] for entry in self.entries.values()}
+        return {entry[0] for entry in self.ordered()}
 
-    def ordered(self) -> list[Entry]:
-        """The entries by (timestamp, id)."""
-        return sorted(self.entries.values())
+    def ordered(self) -> Iterator[Entry]:
+        """The entries by (timestamp, id), one at a time (each id's last one)."""
+        latest = self._latest
+        for entry in self._index.ordered():
+            if not latest or latest.get(entry[1], entry[2]) == entry[2]:
+                yield entry
 
     def load(self, entry: Entry) -> dict[str, Any]:
         """The record of ``entry``, decoded afresh."""
@@ -62,7 +77,7 @@ class Held:
             hook(record)
         return record
 
-    def records(self, entries: list[Entry]) -> Iterator[tuple[str, dict[str, Any]]]:
+    def records(self, entries: Iterable[Entry]) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(timestamp, record)`` of each entry, one decoded at a time."""
         for entry in entries:
             yield entry[0], self.load(entry)
@@ -72,5 +87,7 @@ class Held:
         if self._file is not None:
             self._file.close()
             self._file = None
-        self.entries = {}
+        self._index = Index()
+        self._ids = IdSet()
+        self._latest = {}
         self._end = 0

@@ -36,9 +36,10 @@ written at any record resumes without skipping anything.
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,7 +254,7 @@ class WindowReader:
         return True
 
     @staticmethod
-    def _new(entries: list[Any], cursor: Cursor) -> Iterator[Any]:
+    def _new(entries: Iterable[Any], cursor: Cursor) -> Iterator[Any]:
         """The held entries (ascending) the cursor has not passed, checked as each is reached."""
         for entry in entries:
             if not cursor.seen(entry[0], entry[1]):
@@ -562,7 +563,8 @@ class WindowReader:
     def _whole(self, src: Source, cursor: Cursor, field_name: str) -> Iterator[Keyed]:
         """Scan or list mode: the whole context, filtered to the window and ordered here."""
         held = self._everything(src.archive, field_name)
-        chosen = [entry for entry in held.ordered() if entry[0] < src.hi]
+        # ascending: the window's part ends at the first entry at or past src.hi
+        chosen = itertools.takewhile(lambda entry: entry[0] < src.hi, held.ordered())
         for key, record in held.records(self._new(chosen, cursor)):
             cursor.advance(key, record["id"])
             yield key, record

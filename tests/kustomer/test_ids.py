@@ -23,9 +23,11 @@ others = st.one_of(
     adds=st.lists(st.one_of(object_ids, object_ids, others), max_size=400),
     probes=st.lists(st.one_of(object_ids, others), max_size=50),
     run=st.integers(1, 9),
+    step=st.integers(1, 4),
 )
-def test_membership_and_length_are_a_sets(adds, probes, run):
+def test_membership_and_length_are_a_sets(adds, probes, run, step):
     saved, ids.RUN = ids.RUN, run
+    saved_step, ids.STEP = ids.STEP, step  # runs of several blocks
     try:
         got, want = IdSet(), set()
         for value in adds:
@@ -36,6 +38,7 @@ def test_membership_and_length_are_a_sets(adds, probes, run):
             assert (value in got) == (value in want), value
     finally:
         ids.RUN = saved
+        ids.STEP = saved_step
 
 
 def test_spellings_that_int_reads_alike_stay_apart():
