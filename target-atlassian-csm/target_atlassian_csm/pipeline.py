@@ -55,7 +55,6 @@ from target_atlassian_csm.flow import (
     ENDED,
     IN_FLIGHT,
     UPSERT,
-    WAITING,
     Ticket,
 )
 from target_atlassian_csm.judging import Judgement, judge
@@ -90,10 +89,9 @@ from target_atlassian_csm.references import (
     Job,
     Lookups,
     Needs,
-    org_need,
-    own_need,
     source_need,
 )
+from target_atlassian_csm.routing import Router
 
 REFERENCED_STREAM = "(referenced organization)"
 #: The batches customers waiting for organization ids go to once the ids come.
@@ -150,6 +148,7 @@ class Pipeline:
             ),
             batcher=Batcher(settings.batch_size, settings.batch_max_wait_seconds),
         )
+        self.router = Router(self.core)
         self.settings = settings
         #: An earlier run wrote source records: a new key may be a source record moved (a
         #: first load has nothing to compare with, and pays no look-up per record).
@@ -258,7 +257,7 @@ class Pipeline:
         if need in self.core.lookups.source_names:
             return  # another record of this source id was loaded: references find it
         self.core.lookups.sources_not_loaded[need] = why
-        self._met(need)
+        self.router.met(need)
 
     def delete(self, op: Operation, *, spare: str | None = None) -> None:
         """A record deleted in the source (``op.origin``: DELETION, or FLAG to flag it).
@@ -302,7 +301,7 @@ class Pipeline:
             self._admit_inbox()
             self.core.lanes.finishing = True
             for ticket in self.core.needs.oldest_on_sources(len(self.core.flow.live)):
-                self._release_sources(ticket)
+                self.router.release_sources(ticket)
             for token, ops in self.core.assoc.waiting.items():
                 for op in ops:
                     self.core.records.warn(
@@ -390,7 +389,7 @@ class Pipeline:
         if others > 0:
             return  # the lanes or look-ups will make room
         for ticket in on_sources[: max(1, len(on_sources) - self.max_queued // 2)]:
-            self._release_sources(ticket)
+            self.router.release_sources(ticket)
 
     def _admit_inbox(self) -> None:
         """Admit what the reader left in the inbox (caller holds the lock)."""
@@ -414,7 +413,7 @@ class Pipeline:
             self._enter(op, rows[op.entity].get(op.key))
             self._after_register(op)
         for need in learnt:
-            self._met(need)
+            self.router.met(need)
             for key in sorted(self.core.assoc.deferred.pop(need, ())):
                 self._enter_deferred(
                     key, OrgRef("source", need.split(":", 2)[2], need.split(":", 2)[1])
@@ -515,7 +514,7 @@ class Pipeline:
             (self.core.settings.probe_new_records and row is None)
             or (self.core.settings.keep_before_images and ticket.phase != DELETE)
         )
-        self._route(ticket)
+        self.router.route(ticket)
 
     def _warn_moved(self, op: Operation) -> None:
         """A source record loaded before under another email or name (a new key here)."""
@@ -548,7 +547,7 @@ class Pipeline:
             if ticket is None:
                 self.core.records.end_op(op, UNCHANGED)
             else:
-                self._route(ticket)
+                self.router.route(ticket)
             return
         others = []
         if op.source_id:
@@ -574,121 +573,7 @@ class Pipeline:
             self.core.records.end_op(op, FAILED, why)
             return
         self.deletes_left -= 1
-        self._route(found)
-
-    # ================================================================== routing
-    def _route(self, ticket: Ticket) -> None:
-        """Buffer a ticket for its phase, or make it wait for what it needs."""
-        needs = self._needs_of(ticket)
-        if needs:
-            if ticket.state != WAITING:
-                self.core.flow.move(ticket, WAITING)
-            for need in needs:
-                self.core.needs.add(ticket, need)
-            self.core.lookups.schedule(ticket, needs, self.core.organizations_on_their_way())
-            self.core.cv.notify_all()
-            return
-        self._warn_dropped(ticket)
-        self.core.flow.move(ticket, BUFFERED)
-        self.core.batcher.add(ticket)
-        self.core.cv.notify_all()
-
-    def _needs_of(self, ticket: Ticket) -> list[str]:
-        """What the ticket still needs (and, as a side effect, the ids it has)."""
-        return self._own_needs(ticket) + self._reference_needs(ticket)
-
-    def _own_needs(self, ticket: Ticket) -> list[str]:
-        """Its own CSM id (to clear or delete by id), and whether CSM held it before."""
-        op, needs = ticket.op, []
-        if ticket.probe and ticket.existed is None:
-            image = self.core.lookups.before_images.get(ticket.ek)
-            found, missing = self.core.lookups.own_id(op.entity, op.key)
-            wants_image = self.core.settings.keep_before_images
-            if missing or (found and (not wants_image or image is not None)):
-                ticket.existed = bool(found)
-                ticket.before = image or ticket.before
-            else:
-                if wants_image:
-                    self.core.lookups.want_profiles.add(ticket.ek)
-                needs.append(own_need(op.entity, op.key))
-        if ticket.phase in (CLEAR, DELETE) and ticket.csm_id is None:
-            found, missing = self.core.lookups.own_id(op.entity, op.key)
-            if found:
-                ticket.csm_id = found
-            elif missing and ticket.phase == CLEAR:
-                ticket.phases, ticket.clears = [UPSERT], ()  # nothing in CSM to clear
-            elif not missing:
-                needs.append(own_need(op.entity, op.key))
-            # missing and DELETE: not in CSM any more, the delete lane ends it as deleted
-        return needs
-
-    def _reference_needs(self, ticket: Ticket) -> list[str]:
-        """The CSM ids of the organizations a customer's upsert associates."""
-        op, needs = ticket.op, []
-        if op.entity != CUSTOMER or UPSERT not in ticket.phases:
-            return needs
-        ticket.org_ids = []
-        for ref in op.org_refs:
-            name_key = self.core.lookups.name_key(ref)
-            if name_key is None:
-                need = source_need(ref)
-                if need in ticket.released:
-                    continue
-                not_loaded = self.core.lookups.sources_not_loaded.get(need)
-                if not_loaded is not None or self.core.lanes.finishing:
-                    self._release_source(ticket, need, not_loaded)
-                    continue
-                needs.append(need)
-                continue
-            org_id = self.core.lookups.org_id(name_key)
-            if org_id is not None:
-                if org_id not in ticket.org_ids:
-                    ticket.org_ids.append(org_id)
-            elif name_key not in self.core.lookups.orgs_missing:
-                needs.append(org_need(name_key))
-        return needs
-
-    def _met(self, need: str) -> None:
-        """Something a ticket waited for is known (or known to be unavailable)."""
-        for ticket in self.core.needs.met(need):
-            if ticket.state == WAITING:
-                self._route(ticket)
-
-    def _release_sources(self, ticket: Ticket) -> None:
-        """Stop waiting for organizations no record has described: load without them."""
-        for need in [n for n in ticket.needs if n.startswith("src:")]:
-            self._release_source(ticket, need)
-        if ticket.state == WAITING:
-            self.core.needs.withdraw(ticket)
-            self._route(ticket)
-
-    def _release_source(self, ticket: Ticket, need: str, why: str | None = None) -> None:
-        ticket.released.add(need)
-        token = need.removeprefix("src:")
-        self.core.ledger.defer_associations([(ticket.op.key, f"source:{token}")])
-        self.core.assoc.deferred.setdefault(need, set()).add(ticket.op.key)
-        self.core.records.summary.task("associations_deferred")
-        self.core.records.warn(
-            ticket.op,
-            f"organization {token} {why or 'is not known yet'}: loaded without this "
-            "association, which is made when a run loads that organization",
-        )
-
-    def _warn_dropped(self, ticket: Ticket) -> None:
-        if ticket.op.entity != CUSTOMER or UPSERT not in ticket.phases:
-            return
-        for ref in ticket.op.org_refs:
-            name_key = (
-                self.core.lookups.source_names.get(source_need(ref))
-                if ref.kind == "source"
-                else ref.value.casefold()
-            )
-            if name_key is not None and name_key in self.core.lookups.orgs_missing:
-                spelling = self.core.lookups.spelling(name_key)
-                why = self.core.lookups.orgs_missing[name_key]
-                self.core.records.warn(
-                    ticket.op, f"organization {spelling!r} {why}: loaded without it"
-                )
+        self.router.route(found)
 
     def _release_deferred_at_start(self, pairs: list[tuple[str, str]]) -> None:
         for key, token in pairs:
@@ -734,7 +619,7 @@ class Pipeline:
         ticket.phases.pop(0)
         ticket.submission = None
         if ticket.phases:
-            self._route(ticket)
+            self.router.route(ticket)
         else:
             self._finish(ticket, UPDATED if ticket.known else CREATED)
 
@@ -872,7 +757,7 @@ class Pipeline:
             self.core.batcher.requeue(again)
         for ticket in judgement.resolve_again:
             ticket.submission = None
-            self._route(ticket)
+            self.router.route(ticket)
         self.core.cv.notify_all()
         self.core.records.barrier.maybe_emit()
 
@@ -923,7 +808,7 @@ class Pipeline:
     def _act_on(self, answer: Answer) -> None:
         """Needs met go on; organizations nobody has are created by name (lock held)."""
         for need in answer.met:
-            self._met(need)
+            self.router.met(need)
         for spelling in answer.create:
             self.core.records.summary.task("organizations_created_for_references")
             self._enter(Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED))
