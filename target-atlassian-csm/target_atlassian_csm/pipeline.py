@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from target_atlassian_csm.admission import decide, decide_deletion
 from target_atlassian_csm.batches import Batch, Batcher, encode_batch
 from target_atlassian_csm.bulktask import (
     BulkRunner,
@@ -48,6 +47,7 @@ from target_atlassian_csm.client import (
     profile_semantic,
 )
 from target_atlassian_csm.core import Core, PipelineSettings
+from target_atlassian_csm.entry import REFERENCED_STREAM, Entry
 from target_atlassian_csm.flow import (
     BUFFERED,
     CLEAR,
@@ -58,17 +58,12 @@ from target_atlassian_csm.flow import (
     Ticket,
 )
 from target_atlassian_csm.judging import Judgement, judge
-from target_atlassian_csm.ledger import DELETED as LEDGER_DELETED
-from target_atlassian_csm.ledger import Ledger, LedgerRow
-from target_atlassian_csm.mapping import DELETED_IN_SOURCE
+from target_atlassian_csm.ledger import Ledger
 from target_atlassian_csm.operations import (
     ASSOCIATION,
     CUSTOMER,
     DEFERRED,
-    DELETION,
-    FLAG,
     ORGANIZATION,
-    RECORD,
     REFERENCED,
     Operation,
     OrgRef,
@@ -77,8 +72,6 @@ from target_atlassian_csm.outcomes import (
     CREATED,
     DELETED,
     FAILED,
-    SKIPPED,
-    UNCHANGED,
     UPDATED,
     RunRecords,
 )
@@ -89,11 +82,9 @@ from target_atlassian_csm.references import (
     Job,
     Lookups,
     Needs,
-    source_need,
 )
 from target_atlassian_csm.routing import Router
 
-REFERENCED_STREAM = "(referenced organization)"
 #: The batches customers waiting for organization ids go to once the ids come.
 FILLING = frozenset({(CUSTOMER, UPSERT), (CUSTOMER, CLEAR)})
 #: Operations the reader hands over per lock acquisition (see :meth:`Pipeline.accept`).
@@ -149,10 +140,8 @@ class Pipeline:
             batcher=Batcher(settings.batch_size, settings.batch_max_wait_seconds),
         )
         self.router = Router(self.core)
+        self.entry = Entry(self.core, self.router)
         self.settings = settings
-        #: An earlier run wrote source records: a new key may be a source record moved (a
-        #: first load has nothing to compare with, and pays no look-up per record).
-        self._sources_known = ledger.has_sources()
         self.poll_schedule = PollSchedule(
             min_seconds=settings.poll_min_seconds, max_seconds=settings.poll_max_seconds
         )
@@ -171,7 +160,6 @@ class Pipeline:
             )
         )
         self._started = False
-        self.deletes_left = settings.max_deletes_per_run
         self.max_queued = (settings.max_tasks_in_flight + 2) * max(settings.batch_size.values())
 
     # ================================================================= life cycle
@@ -183,7 +171,7 @@ class Pipeline:
         with self.core.cv:
             if not self.core.settings.dry_run:
                 self._resume_open_submissions()
-            self._load_deferred_associations()
+            self.entry.load_deferred_associations()
         lanes = [
             threading.Thread(target=self._serve, args=(self._next_batch_job,), daemon=True)
             for _ in range(self.core.settings.max_tasks_in_flight)
@@ -221,21 +209,14 @@ class Pipeline:
     ) -> None:
         """A record of an association stream: add an organization to a customer."""
         with self.core.cv:
-            self._admit_inbox()
-            token = f"{customer_stream}:{customer_id}"
+            self.entry.admit_inbox()
             op = Operation(
                 CUSTOMER, "?", stream, org_refs=(ref,), record=record, seqs=[seq], line=line,
                 origin=ASSOCIATION,
             )  # fmt: skip
             self.core.records.summary.task("association_records")
             self.core.records.not_counted(seq)
-            key = self.core.assoc.customer_sources.get(token) or self.core.ledger.key_for_source(
-                CUSTOMER, customer_stream, customer_id
-            )
-            if key is None:
-                self.core.assoc.waiting.setdefault(token, []).append(op)
-                return
-            self._enter(self._as_customer(op, key))
+            self.entry.associate(op, customer_stream, customer_id)
 
     def source_not_loaded(self, stream: str, source_id: str, why: str) -> None:
         """An organization record the source described will not be loaded, and why.
@@ -246,18 +227,8 @@ class Pipeline:
         kept batches partial (the Kustomer end-to-end run's customers of deleted companies).
         """
         with self.core.cv:
-            self._admit_inbox()
-            self._not_loaded(stream, source_id, why)
-
-    def _not_loaded(self, stream: str, source_id: str | None, why: str) -> None:
-        """See :meth:`source_not_loaded` (caller holds the lock)."""
-        if not source_id:
-            return
-        need = source_need(OrgRef("source", source_id, stream))
-        if need in self.core.lookups.source_names:
-            return  # another record of this source id was loaded: references find it
-        self.core.lookups.sources_not_loaded[need] = why
-        self.router.met(need)
+            self.entry.admit_inbox()
+            self.entry.not_loaded(stream, source_id, why)
 
     def delete(self, op: Operation, *, spare: str | None = None) -> None:
         """A record deleted in the source (``op.origin``: DELETION, or FLAG to flag it).
@@ -266,49 +237,24 @@ class Pipeline:
         is a key never to delete (the record another was merged into: same email, one record).
         """
         with self.core.cv:
-            self._admit_inbox()
-            if not op.identity and op.source_id:
-                key = self.core.ledger.key_for_source(op.entity, op.stream, op.source_id)
-                if key is not None:
-                    identity = (
-                        self._identity_of(key)
-                        if op.entity == CUSTOMER
-                        else self.core.lookups.spelling(key)
-                    )
-                    op = Operation(
-                        op.entity, identity, op.stream, source_id=op.source_id,
-                        details=op.details, record=op.record, seqs=op.seqs, origin=op.origin,
-                        line=op.line,
-                    )  # fmt: skip
-            if not op.identity or op.key == spare:
-                why = "deleted in the source; never loaded by this target: nothing to do"
-                self.core.records.end_op(op, SKIPPED, why)
-                if op.entity == ORGANIZATION:
-                    self._not_loaded(op.stream, op.source_id, DELETED_IN_SOURCE)
-                return
-            self._enter(op)
+            self.entry.admit_inbox()
+            self.entry.deleted_in_source(op, spare=spare)
 
     def flush(self) -> None:
         """Send partial batches now instead of waiting for them to fill."""
         with self.core.cv:
-            self._admit_inbox()
+            self.entry.admit_inbox()
             self.core.lanes.flush = True
             self.core.cv.notify_all()
 
     def finish(self) -> None:
         """End of input: apply each state's end rule (see :mod:`.flow`) and wait for all."""
         with self.core.cv:
-            self._admit_inbox()
+            self.entry.admit_inbox()
             self.core.lanes.finishing = True
             for ticket in self.core.needs.oldest_on_sources(len(self.core.flow.live)):
                 self.router.release_sources(ticket)
-            for token, ops in self.core.assoc.waiting.items():
-                for op in ops:
-                    self.core.records.warn(
-                        op, f"customer {token} never appeared: association not made"
-                    )
-                    self.core.records.end(entity=CUSTOMER, seqs=op.seqs, how=SKIPPED, counted=False)
-            self.core.assoc.waiting.clear()
+            self.entry.drop_waiting_associations()
             self.core.cv.notify_all()
             while not self.core.idle() and self.core.lanes.fatal is None:
                 self.core.cv.wait(0.5)
@@ -354,12 +300,11 @@ class Pipeline:
             self.core.cv.notify_all()
         self.core.client.stop_event.set()
 
-    # ================================================================== admission
     def _drain(self, *, block: bool) -> None:
         with self.core.cv:
             if self.core.lanes.fatal is not None:
                 raise self.core.lanes.fatal
-            self._admit_inbox()
+            self.entry.admit_inbox()
             while (
                 block
                 and self.core.flow.queued() >= self.max_queued
@@ -391,210 +336,6 @@ class Pipeline:
         for ticket in on_sources[: max(1, len(on_sources) - self.max_queued // 2)]:
             self.router.release_sources(ticket)
 
-    def _admit_inbox(self) -> None:
-        """Admit what the reader left in the inbox (caller holds the lock)."""
-        if not self.core.inbox:
-            return
-        ops: list[Operation] = []
-        while self.core.inbox:  # popleft, not a copy and clear: the reader appends meanwhile
-            ops.append(self.core.inbox.popleft())
-        received: dict[str, int] = {}
-        for op in ops:
-            if op.origin == RECORD:
-                received[op.entity] = received.get(op.entity, 0) + 1
-        for entity, count in received.items():
-            self.core.records.received(entity, count)
-        learnt = [need for op in ops if (need := self._register(op))]
-        rows = {
-            entity: self.core.ledger.rows(entity, [op.key for op in ops if op.entity == entity])
-            for entity in {op.entity for op in ops}
-        }
-        for op in ops:
-            self._enter(op, rows[op.entity].get(op.key))
-            self._after_register(op)
-        for need in learnt:
-            self.router.met(need)
-            for key in sorted(self.core.assoc.deferred.pop(need, ())):
-                self._enter_deferred(
-                    key, OrgRef("source", need.split(":", 2)[2], need.split(":", 2)[1])
-                )
-
-    def _register(self, op: Operation) -> str | None:
-        """Learn the source id an operation stands for (before any merging or parking)."""
-        if not op.source_id or op.origin != RECORD:
-            return None
-        if op.entity == ORGANIZATION:
-            need = source_need(OrgRef("source", op.source_id, op.stream))
-            self.core.lookups.source_names[need] = op.key
-            self.core.lookups.sources_not_loaded.pop(need, None)
-            self.core.lookups.spellings.setdefault(op.key, op.identity)
-            return need
-        token = f"{op.stream}:{op.source_id}"
-        self.core.assoc.customer_sources[token] = op.key
-        self.core.assoc.identities[op.key] = op.identity
-        return None
-
-    def _forget_registered(self, tickets: list[Ticket]) -> None:
-        """Customers now in the ledger (their submission is written): it answers for them.
-
-        The in-memory maps of :meth:`_register` hold only customers not yet written, so
-        memory stays flat however many customers a run loads.
-        """
-        with self.core.cv:
-            for ticket in tickets:
-                op = ticket.op
-                if op.entity != CUSTOMER:
-                    continue
-                for stream, source_id in op.sources:
-                    token = f"{stream}:{source_id}"
-                    if self.core.assoc.customer_sources.get(token) == op.key:
-                        del self.core.assoc.customer_sources[token]
-                self.core.assoc.identities.pop(op.key, None)
-
-    def _after_register(self, op: Operation) -> None:
-        """Associations that waited for this customer go in after it (and merge into it)."""
-        if op.entity == CUSTOMER and op.source_id and op.origin == RECORD:
-            for waiting in self.core.assoc.waiting.pop(f"{op.stream}:{op.source_id}", []):
-                self._enter(self._as_customer(waiting, op.key))
-
-    def _as_customer(self, op: Operation, key: str) -> Operation:
-        """An association operation addressed to the customer ``key``."""
-        return Operation(
-            CUSTOMER, self._identity_of(key), op.stream, org_refs=op.org_refs, record=op.record,
-            seqs=op.seqs, line=op.line, origin=op.origin,
-        )  # fmt: skip
-
-    def _identity_of(self, key: str) -> str:
-        if key in self.core.assoc.identities:
-            return self.core.assoc.identities[key]
-        row = self.core.ledger.get(CUSTOMER, key)
-        semantic = row.semantic() if row is not None else None
-        return str((semantic or {}).get("identity") or key)
-
-    def _enter(self, op: Operation, row: object = ...) -> None:
-        """An operation comes in: merge, park, skip as unchanged, or start its ticket."""
-        ek = (op.entity, op.key)
-        live = self.core.flow.live.get(ek)
-        if live is not None and live.state == IN_FLIGHT:
-            if (
-                ek in self.core.flow.parked
-                and RECORD == op.origin == self.core.flow.parked[ek].op.origin
-            ):
-                self.core.records.merged(op.entity)
-            self.core.flow.park(op)
-            return
-        if live is not None:
-            if RECORD == op.origin == live.op.origin:
-                self.core.records.merged(op.entity)
-            self.core.needs.withdraw(live)
-            self.core.batcher.remove(live)
-            self.core.flow.move(live, ENDED)
-            op = live.op.merged_with(op)
-            row = ...
-        if row is ...:
-            row = self.core.ledger.get(op.entity, op.key)
-        if op.origin in (DELETION, FLAG):
-            self._enter_deletion(op, row)  # type: ignore[arg-type]
-            return
-        if row is None and live is None and self._sources_known:
-            self._warn_moved(op)
-        ticket = decide(
-            op,
-            row,  # type: ignore[arg-type]
-            run_id=self.core.ledger.run_id,
-            clear_empty_fields=self.core.settings.clear_empty_fields,
-        )
-        if ticket is None:
-            self.core.records.end_op(op, UNCHANGED)
-            if op.entity == ORGANIZATION:
-                self.core.lookups.organization_settled(op.key, op.identity, confirmed=True)
-                self.core.cv.notify_all()
-            return
-        ticket.probe = not self.core.settings.dry_run and (
-            (self.core.settings.probe_new_records and row is None)
-            or (self.core.settings.keep_before_images and ticket.phase != DELETE)
-        )
-        self.router.route(ticket)
-
-    def _warn_moved(self, op: Operation) -> None:
-        """A source record loaded before under another email or name (a new key here)."""
-        for stream, source_id in op.sources:
-            old = self.core.ledger.source_key(op.entity, stream, source_id)
-            if old is not None and old != op.key:
-                what = "email" if op.entity == CUSTOMER else "name"
-                self.core.records.warn(
-                    op,
-                    f"source record {stream}/{source_id} was loaded as {self._shown(op, old)}; "
-                    f"with its new {what} it makes another CSM {op.entity} (a CSM {op.entity}'s "
-                    f"{what} cannot change through the bulk API): the old one is left as it "
-                    "was",
-                )
-
-    def _shown(self, op: Operation, key: str) -> str:
-        return self._identity_of(key) if op.entity == CUSTOMER else self.core.lookups.spelling(key)
-
-    def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
-        """A record deleted in the source: flagged, or its CSM record deleted (see admission)."""
-        if op.entity == ORGANIZATION and (
-            op.origin == DELETION or row is None or row.status == LEDGER_DELETED
-        ):  # not in CSM after this (flagged ones stay, and their references with them)
-            self._not_loaded(op.stream, op.source_id, DELETED_IN_SOURCE)
-        if op.origin == FLAG:
-            if row is None or row.status == LEDGER_DELETED:
-                self.core.records.end_op(op, SKIPPED, "deleted in the source; never loaded")
-                return
-            ticket = decide(op, row, run_id=self.core.ledger.run_id, clear_empty_fields=False)
-            if ticket is None:
-                self.core.records.end_op(op, UNCHANGED)
-            else:
-                self.router.route(ticket)
-            return
-        others = []
-        if op.source_id:
-            others = self.core.ledger.other_sources(op.entity, op.key, op.stream, op.source_id)
-            self.core.ledger.drop_source(op.entity, op.stream, op.source_id)
-        found = decide_deletion(
-            op, row, unverified=self.core.settings.delete_unverified, other_sources=others
-        )
-        if isinstance(found, str):
-            self.core.records.end_op(op, SKIPPED, found)
-            if (
-                row is not None
-                and row.status != LEDGER_DELETED
-                and (others or row.created_run is None)
-            ):
-                self.core.records.warn(op, found)
-            return
-        if self.deletes_left <= 0:
-            why = (
-                f"not deleted: max_deletes_per_run ({self.core.settings.max_deletes_per_run}) was "
-                "reached in this run (retry the dead letters, or raise the bound)"
-            )
-            self.core.records.end_op(op, FAILED, why)
-            return
-        self.deletes_left -= 1
-        self.router.route(found)
-
-    def _release_deferred_at_start(self, pairs: list[tuple[str, str]]) -> None:
-        for key, token in pairs:
-            ref = OrgRef.from_token(token)
-            need = source_need(ref)
-            if self.core.lookups.name_key(ref) is not None:
-                self._enter_deferred(key, ref)
-            else:
-                self.core.assoc.deferred.setdefault(need, set()).add(key)
-
-    def _load_deferred_associations(self) -> None:
-        self._release_deferred_at_start(self.core.ledger.deferred_associations())
-
-    def _enter_deferred(self, key: str, ref: OrgRef) -> None:
-        """An association deferred earlier can be made now."""
-        self.core.ledger.drop_deferred([(key, ref.token)])
-        identity = self._identity_of(key)
-        self._enter(
-            Operation(CUSTOMER, identity, REFERENCED_STREAM, org_refs=(ref,), origin=DEFERRED)
-        )
-
     # ================================================================ the endings
     def _finish(
         self, ticket: Ticket, how: str, reason: str | None = None, task_id: str | None = None
@@ -612,7 +353,7 @@ class Pipeline:
             )
         parked = self.core.flow.unpark(ticket.ek)
         if parked is not None:
-            self._enter(parked)
+            self.entry.enter(parked)
         self.core.cv.notify_all()
 
     def _phase_done(self, ticket: Ticket) -> None:
@@ -656,7 +397,7 @@ class Pipeline:
             while True:
                 if self.core.lanes.stopping or self.core.lanes.fatal is not None:
                     return None
-                self._admit_inbox()
+                self.entry.admit_inbox()
                 if self.core.resumed:
                     batch, sub = self.core.resumed.popleft()
                     self.core.lanes.busy += 1
@@ -697,7 +438,7 @@ class Pipeline:
             )  # fmt: skip
             for ticket in kept:
                 ticket.submission = sub.key
-            self._forget_registered(kept)
+            self.entry.forget_registered(kept)
         result = self.runner.run(sub)
         judgement = judge(batch, result, max_attempts=self.core.settings.max_task_attempts)
         final = [t for t in judgement.done if len(t.phases) == 1]
@@ -811,7 +552,9 @@ class Pipeline:
             self.router.met(need)
         for spelling in answer.create:
             self.core.records.summary.task("organizations_created_for_references")
-            self._enter(Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED))
+            self.entry.enter(
+                Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED)
+            )
         self.core.cv.notify_all()
 
     # ================================================================== recovery
