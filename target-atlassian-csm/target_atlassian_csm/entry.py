@@ -9,7 +9,9 @@ Entering also learns what each record stands for: the organization a source id n
 met for the customers waiting on it), the customer a source id names (for association
 records, which wait for their customer when it has not come yet), and which organizations the
 source will not load (customers naming them go on without them). Associations deferred by an
-earlier run, or earlier in this one, are entered when their organization is known.
+earlier run, or earlier in this one, are entered when their organization is known. So is a
+look-up's answer (:meth:`Entry.act_on`): the needs it met go on, and the organizations nobody
+has are entered to be created by name.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from target_atlassian_csm.operations import (
     FLAG,
     ORGANIZATION,
     RECORD,
+    REFERENCED,
     Operation,
     OrgRef,
 )
 from target_atlassian_csm.outcomes import FAILED, SKIPPED, UNCHANGED
-from target_atlassian_csm.references import source_need
+from target_atlassian_csm.references import Answer, source_need
 from target_atlassian_csm.routing import Router
 
 #: The stream named by operations this target makes itself (organizations created because a
@@ -306,3 +309,12 @@ class Entry:
         self.enter(
             Operation(CUSTOMER, identity, REFERENCED_STREAM, org_refs=(ref,), origin=DEFERRED)
         )
+
+    def act_on(self, answer: Answer) -> None:
+        """Needs met go on; organizations nobody has are created by name (lock held)."""
+        for need in answer.met:
+            self.router.met(need)
+        for spelling in answer.create:
+            self.core.records.summary.task("organizations_created_for_references")
+            self.enter(Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED))
+        self.core.cv.notify_all()

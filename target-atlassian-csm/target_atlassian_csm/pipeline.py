@@ -47,12 +47,12 @@ from target_atlassian_csm.client import (
     profile_semantic,
 )
 from target_atlassian_csm.core import Core, PipelineSettings
-from target_atlassian_csm.entry import REFERENCED_STREAM, Entry
+from target_atlassian_csm.endings import Endings
+from target_atlassian_csm.entry import Entry
 from target_atlassian_csm.flow import (
     BUFFERED,
     CLEAR,
     DELETE,
-    ENDED,
     IN_FLIGHT,
     UPSERT,
     Ticket,
@@ -62,9 +62,7 @@ from target_atlassian_csm.ledger import Ledger
 from target_atlassian_csm.operations import (
     ASSOCIATION,
     CUSTOMER,
-    DEFERRED,
     ORGANIZATION,
-    REFERENCED,
     Operation,
     OrgRef,
 )
@@ -78,7 +76,6 @@ from target_atlassian_csm.outcomes import (
 from target_atlassian_csm.polling import PollSchedule
 from target_atlassian_csm.recovery import open_work
 from target_atlassian_csm.references import (
-    Answer,
     Job,
     Lookups,
     Needs,
@@ -141,6 +138,7 @@ class Pipeline:
         )
         self.router = Router(self.core)
         self.entry = Entry(self.core, self.router)
+        self.endings = Endings(self.core, self.router, self.entry)
         self.settings = settings
         self.poll_schedule = PollSchedule(
             min_seconds=settings.poll_min_seconds, max_seconds=settings.poll_max_seconds
@@ -336,34 +334,6 @@ class Pipeline:
         for ticket in on_sources[: max(1, len(on_sources) - self.max_queued // 2)]:
             self.router.release_sources(ticket)
 
-    # ================================================================ the endings
-    def _finish(
-        self, ticket: Ticket, how: str, reason: str | None = None, task_id: str | None = None
-    ) -> None:
-        """The one place a ticket ends: its record ends, its key frees, what waits goes on."""
-        self.core.flow.move(ticket, ENDED)
-        if ticket.op.origin in (ASSOCIATION, DEFERRED) and how != FAILED:
-            self.core.records.summary.task("associations_made")
-        self.core.records.end_op(ticket.op, how, reason, task_id)
-        if ticket.op.entity == ORGANIZATION and how == DELETED:
-            self._act_on(self.core.lookups.organization_deleted(ticket.op.key))
-        elif ticket.op.entity == ORGANIZATION:
-            self.core.lookups.organization_settled(
-                ticket.op.key, ticket.op.identity, confirmed=how != FAILED
-            )
-        parked = self.core.flow.unpark(ticket.ek)
-        if parked is not None:
-            self.entry.enter(parked)
-        self.core.cv.notify_all()
-
-    def _phase_done(self, ticket: Ticket) -> None:
-        ticket.phases.pop(0)
-        ticket.submission = None
-        if ticket.phases:
-            self.router.route(ticket)
-        else:
-            self._finish(ticket, UPDATED if ticket.known else CREATED)
-
     # ====================================================================== lanes
     def _serve(self, next_job: Callable[[], Callable[[], None] | None]) -> None:
         """A lane's loop: take jobs until there are none; an error stops the whole run.
@@ -427,7 +397,7 @@ class Pipeline:
             if bad:
                 with self.core.cv:
                     for ticket, why in bad:
-                        self._finish(ticket, FAILED, why)
+                        self.endings.finish(ticket, FAILED, why)
             if not kept:
                 return
             batch.tickets = kept
@@ -476,9 +446,9 @@ class Pipeline:
             for ticket in done:
                 if ticket.op.entity == ORGANIZATION:
                     self.core.lookups.org_ids.pop(ticket.op.key, None)
-                self._finish(ticket, DELETED)
+                self.endings.finish(ticket, DELETED)
             for ticket, why in failed:
-                self._finish(ticket, FAILED, why)
+                self.endings.finish(ticket, FAILED, why)
 
     def _apply(self, judgement: Judgement, task_id: str | None) -> None:
         """Move each ticket as the judgement says (caller holds the lock)."""
@@ -487,9 +457,9 @@ class Pipeline:
         for org_id in judgement.forgotten_org_ids:
             self.core.lookups.forget_org_id(org_id)
         for ticket in judgement.done:
-            self._phase_done(ticket)
+            self.endings.phase_done(ticket)
         for ticket, reason in judgement.failed:
-            self._finish(ticket, FAILED, reason, task_id)
+            self.endings.finish(ticket, FAILED, reason, task_id)
         for again in reversed(judgement.again):
             self.core.records.summary.task("resubmitted")
             for ticket in again.tickets:
@@ -532,7 +502,7 @@ class Pipeline:
             self.core.ledger.set_customer_ids(found.items())
         with self.core.cv:
             answer = self.core.lookups.answered(job, found)
-            self._act_on(answer)
+            self.entry.act_on(answer)
         if answer.read:
             images = {}
             if not self.core.settings.dry_run:
@@ -544,18 +514,7 @@ class Pipeline:
                         semantic = profile_semantic(job.entity, profile)
                         images[key] = json.dumps(semantic, sort_keys=True, separators=(",", ":"))
             with self.core.cv:
-                self._act_on(self.core.lookups.profiles_read(job.entity, answer.read, images))
-
-    def _act_on(self, answer: Answer) -> None:
-        """Needs met go on; organizations nobody has are created by name (lock held)."""
-        for need in answer.met:
-            self.router.met(need)
-        for spelling in answer.create:
-            self.core.records.summary.task("organizations_created_for_references")
-            self.entry.enter(
-                Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED)
-            )
-        self.core.cv.notify_all()
+                self.entry.act_on(self.core.lookups.profiles_read(job.entity, answer.read, images))
 
     # ================================================================== recovery
     def _resume_open_submissions(self) -> None:
