@@ -24,7 +24,6 @@ when the bound is reached (loaded without it, the association deferred to when i
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -39,8 +38,8 @@ from target_atlassian_csm.bulktask import (
 from target_atlassian_csm.client import (
     CsmClient,
     FatalApiError,
-    profile_semantic,
 )
+from target_atlassian_csm.controllane import ControlLane
 from target_atlassian_csm.core import Core, PipelineSettings
 from target_atlassian_csm.endings import Endings
 from target_atlassian_csm.entry import Entry
@@ -48,7 +47,6 @@ from target_atlassian_csm.ledger import Ledger
 from target_atlassian_csm.operations import (
     ASSOCIATION,
     CUSTOMER,
-    ORGANIZATION,
     Operation,
     OrgRef,
 )
@@ -57,7 +55,6 @@ from target_atlassian_csm.outcomes import (
 )
 from target_atlassian_csm.polling import PollSchedule
 from target_atlassian_csm.references import (
-    Job,
     Lookups,
     Needs,
 )
@@ -124,6 +121,7 @@ class Pipeline:
             entry=self.entry,
             endings=self.endings,
         )
+        self.control = ControlLane(self.core, self.entry)
         self._started = False
         self.max_queued = (settings.max_tasks_in_flight + 2) * max(settings.batch_size.values())
 
@@ -142,7 +140,7 @@ class Pipeline:
             for _ in range(self.core.settings.max_tasks_in_flight)
         ]
         lanes.append(
-            threading.Thread(target=self._serve, args=(self._next_lookup_job,), daemon=True)
+            threading.Thread(target=self._serve, args=(self.control.next_job,), daemon=True)
         )
         for number, thread in enumerate(lanes):
             thread.name = f"csm-lane-{number}" if number < len(lanes) - 1 else "csm-control"
@@ -325,50 +323,6 @@ class Pipeline:
             if self.core.lanes.stopping and isinstance(exc, FatalApiError):
                 return
             self._fail(exc)
-
-    # ============================================================== control lane
-    def _next_lookup_job(self) -> Callable[[], None] | None:
-        with self.core.cv:
-            while True:
-                if self.core.lanes.stopping or self.core.lanes.fatal is not None:
-                    return None
-                job = self.core.lookups.next_job(self.core.organizations_on_their_way())
-                if job is not None:
-                    self.core.lanes.busy += 1
-                    return lambda: self._look_up(job)
-                if self.core.lanes.finishing and self.core.idle():
-                    return None
-                due_at = self.core.lookups.next_due_at()
-                wait = 1.0 if due_at is None else max(0.01, min(1.0, due_at - time.monotonic()))
-                self.core.cv.wait(wait)
-
-    def _look_up(self, job: Job) -> None:
-        """Ask CSM (outside the lock), then act on what the answer decides."""
-        if self.core.settings.dry_run:
-            found = {k: f"dry-run:{k}" for k in job.asked}
-        elif job.entity == ORGANIZATION:
-            results = self.core.client.fetch_organizations(list(job.asked.values()))
-            named = [(str(r["name"]), str(r["id"])) for r in results if r.get("name")]
-            found = {name.casefold(): csm_id for name, csm_id in named}
-            self.core.ledger.set_organization_ids(named)
-        else:
-            found = self.core.client.find_customer_ids(list(job.asked.values()))
-            self.core.ledger.set_customer_ids(found.items())
-        with self.core.cv:
-            answer = self.core.lookups.answered(job, found)
-            self.entry.act_on(answer)
-        if answer.read:
-            images = {}
-            if not self.core.settings.dry_run:
-                profiles = self.core.client.fetch_profiles(job.entity, list(answer.read.values()))
-                key_of = {csm_id: key for key, csm_id in answer.read.items()}
-                for profile in profiles:
-                    key = key_of.get(str(profile["id"]))
-                    if key is not None:
-                        semantic = profile_semantic(job.entity, profile)
-                        images[key] = json.dumps(semantic, sort_keys=True, separators=(",", ":"))
-            with self.core.cv:
-                self.entry.act_on(self.core.lookups.profiles_read(job.entity, answer.read, images))
 
 
 __all__ = ["FIRST_WRITTEN", "Batch", "OrgRef", "Pipeline", "PipelineSettings"]
