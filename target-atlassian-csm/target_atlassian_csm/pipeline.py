@@ -6,20 +6,23 @@ it through :class:`~.bulktask.BulkRunner` and settles its tickets; one *control 
 up the CSM ids that waiting tickets need (:mod:`.references`). Keeping every slot busy while
 the reader goes on is what makes the load run at CSM's limit.
 
-What this module decides, and where the rules are:
+This module is the pipeline's face to the target (the methods the sinks, the runtime and the
+ops commands call), its life cycle (start, end of input, stop) and the lanes' loop. The work
+is its parts', each owning one job over the state they share under one lock (:mod:`.core`):
 
-* admission: what an operation needs sent, against the ledger (:func:`.admission.decide`);
-* the states a ticket passes through and the end-of-input rule of each (:mod:`.flow`);
-* the verdict on a task's items (:func:`.bulktask.classify`); here, what follows from it:
-  confirmed tickets go to their next phase or end; failed ones end with the reason (or,
-  when CSM forgot an organization id, are resolved again once); items of a FAILED task, or
-  of failures that match no item, are split in halves and resubmitted until each has
-  succeeded or failed alone;
-* how a record ends (:mod:`.outcomes`), always through :meth:`_finish`.
+* :mod:`.entry`: operations in: what each needs sent, against the ledger
+  (:func:`.admission.decide`), merged, parked or started; associations and deletions;
+* :mod:`.routing`: where a ticket goes next: waiting for what it needs, or buffered;
+* :mod:`.tasklanes`: a batch run as a bulk task, and what follows from the verdict on its
+  items (:mod:`.judging`): next phase, end, or split and resubmitted;
+* :mod:`.controllane`: the look-ups of CSM ids;
+* :mod:`.endings`: how a ticket ends (:mod:`.outcomes`), always through
+  :meth:`.endings.Endings.finish`.
 
-The reader never runs ahead of the lanes by more than a bound of tickets held in memory;
-tickets waiting for an organization the input has not described yet are released first
-when the bound is reached (loaded without it, the association deferred to when it comes).
+The states a ticket passes through, and the end-of-input rule of each, are :mod:`.flow`'s. The
+reader never runs ahead of the lanes by more than a bound of tickets held in memory; tickets
+waiting for an organization the input has not described yet are released first when the
+bound is reached (loaded without it, the association deferred to when it comes).
 """
 
 from __future__ import annotations
@@ -30,34 +33,17 @@ import time
 from collections.abc import Callable
 
 from target_atlassian_csm.batches import Batch, Batcher
-from target_atlassian_csm.bulktask import (
-    BulkRunner,
-    Interrupted,
-    SlotGate,
-)
-from target_atlassian_csm.client import (
-    CsmClient,
-    FatalApiError,
-)
+from target_atlassian_csm.bulktask import BulkRunner, Interrupted, SlotGate
+from target_atlassian_csm.client import CsmClient, FatalApiError
 from target_atlassian_csm.controllane import ControlLane
 from target_atlassian_csm.core import Core, PipelineSettings
 from target_atlassian_csm.endings import Endings
 from target_atlassian_csm.entry import Entry
 from target_atlassian_csm.ledger import Ledger
-from target_atlassian_csm.operations import (
-    ASSOCIATION,
-    CUSTOMER,
-    Operation,
-    OrgRef,
-)
-from target_atlassian_csm.outcomes import (
-    RunRecords,
-)
+from target_atlassian_csm.operations import ASSOCIATION, CUSTOMER, Operation, OrgRef
+from target_atlassian_csm.outcomes import RunRecords
 from target_atlassian_csm.polling import PollSchedule
-from target_atlassian_csm.references import (
-    Lookups,
-    Needs,
-)
+from target_atlassian_csm.references import Lookups, Needs
 from target_atlassian_csm.routing import Router
 from target_atlassian_csm.tasklanes import FIRST_WRITTEN, DryRunner, TaskLanes
 
@@ -304,7 +290,7 @@ class Pipeline:
         """A lane's loop: take jobs until there are none; an error stops the whole run.
 
         ``next_job`` counts the lane busy (under the lock) before it hands a job over, so
-        :meth:`_idle` never sees a moment with work taken but not yet counted.
+        :meth:`.core.Core.idle` never sees a moment with work taken but not yet counted.
         """
         try:
             while True:
