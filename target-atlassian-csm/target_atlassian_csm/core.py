@@ -2,10 +2,12 @@
 
 The pipeline's parts (:mod:`.pipeline` and the collaborators it wires: entry, routing,
 endings, the task lanes and the control lane) each own one job, but they move the same
-tickets: :class:`Core` holds what they all read and write, behind one lock and condition
-(:class:`~.wakeups.Wakeups`). Every field is read and written under that lock, except the
-inbox, which the reader appends to without it (see :meth:`.pipeline.Pipeline.accept`). Keeping
-it one object keeps the concurrency design what it was: one lock, one order of operations.
+tickets: :class:`Core` holds what they all use, with the one lock and condition they take
+(:class:`~.wakeups.Wakeups`). The tickets' state (flow, needs, look-ups, batches,
+associations, lane flags, open submissions) is read and written only under that lock; the
+reader appends to the inbox without it (see :meth:`.pipeline.Pipeline.accept`); the client
+and the ledger are called outside it where each part's docstring says. One object keeps the
+concurrency design what it was: one lock, one order of operations.
 """
 
 from __future__ import annotations
