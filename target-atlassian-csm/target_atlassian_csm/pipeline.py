@@ -6,172 +6,49 @@ it through :class:`~.bulktask.BulkRunner` and settles its tickets; one *control 
 up the CSM ids that waiting tickets need (:mod:`.references`). Keeping every slot busy while
 the reader goes on is what makes the load run at CSM's limit.
 
-What this module decides, and where the rules are:
+This module is the pipeline's face to the target (the methods the sinks, the runtime and the
+ops commands call), its life cycle (start, end of input, stop) and the lanes' loop. The work
+is its parts', each owning one job over the state they share under one lock (:mod:`.core`):
 
-* admission: what an operation needs sent, against the ledger (:func:`.admission.decide`);
-* the states a ticket passes through and the end-of-input rule of each (:mod:`.flow`);
-* the verdict on a task's items (:func:`.bulktask.classify`); here, what follows from it:
-  confirmed tickets go to their next phase or end; failed ones end with the reason (or,
-  when CSM forgot an organization id, are resolved again once); items of a FAILED task, or
-  of failures that match no item, are split in halves and resubmitted until each has
-  succeeded or failed alone;
-* how a record ends (:mod:`.outcomes`), always through :meth:`_finish`.
+* :mod:`.entry`: operations in: what each needs sent, against the ledger
+  (:func:`.admission.decide`), merged, parked or started; associations and deletions;
+* :mod:`.routing`: where a ticket goes next: waiting for what it needs, or buffered;
+* :mod:`.tasklanes`: a batch run as a bulk task, and what follows from the verdict on its
+  items (:mod:`.judging`): next phase, end, or split and resubmitted;
+* :mod:`.controllane`: the look-ups of CSM ids;
+* :mod:`.endings`: how a ticket ends (:mod:`.outcomes`), always through
+  :meth:`.endings.Endings.finish`.
 
-The reader never runs ahead of the lanes by more than a bound of tickets held in memory;
-tickets waiting for an organization the input has not described yet are released first
-when the bound is reached (loaded without it, the association deferred to when it comes).
+The states a ticket passes through, and the end-of-input rule of each, are :mod:`.flow`'s. The
+reader never runs ahead of the lanes by more than a bound of tickets held in memory; tickets
+waiting for an organization the input has not described yet are released first when the
+bound is reached (loaded without it, the association deferred to when it comes).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from target_atlassian_csm.admission import decide, decide_deletion
-from target_atlassian_csm.batches import Batch, Batcher, encode_batch
-from target_atlassian_csm.bulktask import (
-    BulkRunner,
-    Interrupted,
-    SlotGate,
-    Submission,
-    TaskResult,
-)
-from target_atlassian_csm.client import (
-    DONE,
-    CsmClient,
-    FatalApiError,
-    RequestRejected,
-    TaskStatus,
-    profile_semantic,
-)
-from target_atlassian_csm.flow import (
-    BUFFERED,
-    CLEAR,
-    DELETE,
-    ENDED,
-    IN_FLIGHT,
-    UPSERT,
-    WAITING,
-    Flow,
-    Ticket,
-)
-from target_atlassian_csm.judging import Judgement, judge
-from target_atlassian_csm.ledger import DELETED as LEDGER_DELETED
-from target_atlassian_csm.ledger import Ledger, LedgerRow
-from target_atlassian_csm.mapping import DELETED_IN_SOURCE
-from target_atlassian_csm.operations import (
-    ASSOCIATION,
-    CUSTOMER,
-    DEFERRED,
-    DELETION,
-    FLAG,
-    ORGANIZATION,
-    RECORD,
-    REFERENCED,
-    Operation,
-    OrgRef,
-)
-from target_atlassian_csm.outcomes import (
-    CREATED,
-    DELETED,
-    FAILED,
-    SKIPPED,
-    UNCHANGED,
-    UPDATED,
-    RunRecords,
-)
+from target_atlassian_csm.batches import Batch, Batcher
+from target_atlassian_csm.bulktask import BulkRunner, Interrupted, SlotGate
+from target_atlassian_csm.client import CsmClient, FatalApiError
+from target_atlassian_csm.controllane import ControlLane
+from target_atlassian_csm.core import Core, PipelineSettings
+from target_atlassian_csm.endings import Endings
+from target_atlassian_csm.entry import Entry
+from target_atlassian_csm.ledger import Ledger
+from target_atlassian_csm.operations import ASSOCIATION, CUSTOMER, Operation, OrgRef
+from target_atlassian_csm.outcomes import RunRecords
 from target_atlassian_csm.polling import PollSchedule
-from target_atlassian_csm.recovery import open_work
-from target_atlassian_csm.references import (
-    Answer,
-    Job,
-    Lookups,
-    Needs,
-    org_need,
-    own_need,
-    source_need,
-)
-from target_atlassian_csm.wakeups import Wakeups
+from target_atlassian_csm.references import Lookups, Needs
+from target_atlassian_csm.routing import Router
+from target_atlassian_csm.tasklanes import FIRST_WRITTEN, DryRunner, TaskLanes
 
-REFERENCED_STREAM = "(referenced organization)"
-#: The batches customers waiting for organization ids go to once the ids come.
-FILLING = frozenset({(CUSTOMER, UPSERT), (CUSTOMER, CLEAR)})
 #: Operations the reader hands over per lock acquisition (see :meth:`Pipeline.accept`).
 INBOX_BATCH = 64
-
-
-#: History action of a record's first write made without looking whether CSM held it.
-FIRST_WRITTEN = "first_written"
-
-
-def history_action(ticket: Ticket) -> str:
-    """What a confirmed write did to CSM, as far as this target knows (for rollback)."""
-    if ticket.known or ticket.existed:
-        return UPDATED
-    return CREATED if ticket.existed is False else FIRST_WRITTEN
-
-
-@dataclass
-class PipelineSettings:
-    """The knobs of the pipeline (from the target's settings)."""
-
-    batch_size: dict[str, int] = field(default_factory=lambda: {CUSTOMER: 100, ORGANIZATION: 100})
-    max_tasks_in_flight: int = 5
-    #: Delete records whose first write did not look whether CSM held them (rollback only).
-    delete_unverified: bool = False
-    batch_max_wait_seconds: float = 2.0
-    create_missing_organizations: bool = True
-    clear_empty_fields: bool = True
-    max_task_attempts: int = 3
-    task_timeout_seconds: float = 2400.0
-    poll_min_seconds: float = 0.1
-    poll_max_seconds: float = 30.0
-    org_lookup_attempts: int = 8
-    max_deletes_per_run: int = 100
-    #: Look up whether CSM holds a record before this target first writes it (so that only
-    #: what this target created is ever deleted).
-    probe_new_records: bool = False
-    #: Read what CSM holds before updating a record, and keep it in the ledger (rollback).
-    keep_before_images: bool = False
-    dry_run: bool = False
-
-
-@dataclass
-class _Associations:
-    """Associations waiting for their customer or organization."""
-
-    customer_sources: dict[str, str] = field(default_factory=dict)  # "stream:id" -> key
-    identities: dict[str, str] = field(default_factory=dict)  # customer key -> email as sent
-    waiting: dict[str, list[Operation]] = field(default_factory=dict)  # by customer token
-    #: Customers whose record came but is not loaded (token -> why): their associations end.
-    customers_not_loaded: dict[str, str] = field(default_factory=dict)
-    deferred: dict[str, set[str]] = field(default_factory=dict)  # org source need -> keys
-
-
-@dataclass
-class _Lanes:
-    """The lanes' shared flags (read and written under the pipeline's lock)."""
-
-    busy: int = 0
-    finishing: bool = False
-    flush: bool = False
-    stopping: bool = False
-    fatal: BaseException | None = None
-    threads: list[threading.Thread] = field(default_factory=list)
-
-
-class DryRunner:
-    """Stands in for :class:`BulkRunner` in a dry run: every task ends at once, clean."""
-
-    def run(self, sub: Submission) -> TaskResult:
-        """Pretend CSM ran the task."""
-        sub.task_id = sub.task_id or f"dry-run:{sub.key}"
-        return TaskResult(sub.task_id, TaskStatus(sub.task_id, DONE, "FINISHED"))
 
 
 class Pipeline:
@@ -186,14 +63,26 @@ class Pipeline:
         settings: PipelineSettings,
         logger: logging.Logger,
     ) -> None:
-        self.client = client
-        self.ledger = ledger
-        self.records = records
+        needs = Needs()
+        self.core = Core(
+            client=client,
+            ledger=ledger,
+            records=records,
+            settings=settings,
+            logger=logger,
+            needs=needs,
+            lookups=Lookups(
+                ledger,
+                create_missing=settings.create_missing_organizations,
+                attempts=settings.org_lookup_attempts,
+                needs=needs,
+            ),
+            batcher=Batcher(settings.batch_size, settings.batch_max_wait_seconds),
+        )
+        self.router = Router(self.core)
+        self.entry = Entry(self.core, self.router)
+        self.endings = Endings(self.core, self.router, self.entry)
         self.settings = settings
-        self.logger = logger
-        #: An earlier run wrote source records: a new key may be a source record moved (a
-        #: first load has nothing to compare with, and pays no look-up per record).
-        self._sources_known = ledger.has_sources()
         self.poll_schedule = PollSchedule(
             min_seconds=settings.poll_min_seconds, max_seconds=settings.poll_max_seconds
         )
@@ -211,22 +100,15 @@ class Pipeline:
                 logger=logger,
             )
         )
-        self._cv = Wakeups()
-        self.flow = Flow()
-        self.needs = Needs()
-        self.lookups = Lookups(
-            ledger,
-            create_missing=settings.create_missing_organizations,
-            attempts=settings.org_lookup_attempts,
-            needs=self.needs,
+        self.tasks = TaskLanes(
+            self.core,
+            runner=self.runner,
+            router=self.router,
+            entry=self.entry,
+            endings=self.endings,
         )
-        self.batcher = Batcher(settings.batch_size, settings.batch_max_wait_seconds)
-        self.assoc = _Associations()
-        self.lanes = _Lanes()
-        self._inbox: deque[Operation] = deque()
-        self._resumed: deque[tuple[Batch, Submission]] = deque()
+        self.control = ControlLane(self.core, self.entry)
         self._started = False
-        self.deletes_left = settings.max_deletes_per_run
         self.max_queued = (settings.max_tasks_in_flight + 2) * max(settings.batch_size.values())
 
     # ================================================================= life cycle
@@ -235,21 +117,21 @@ class Pipeline:
         if self._started:
             return
         self._started = True
-        with self._cv:
-            if not self.settings.dry_run:
-                self._resume_open_submissions()
-            self._load_deferred_associations()
+        with self.core.cv:
+            if not self.core.settings.dry_run:
+                self.tasks.resume_open_submissions()
+            self.entry.load_deferred_associations()
         lanes = [
-            threading.Thread(target=self._serve, args=(self._next_batch_job,), daemon=True)
-            for _ in range(self.settings.max_tasks_in_flight)
+            threading.Thread(target=self._serve, args=(self.tasks.next_job,), daemon=True)
+            for _ in range(self.core.settings.max_tasks_in_flight)
         ]
         lanes.append(
-            threading.Thread(target=self._serve, args=(self._next_lookup_job,), daemon=True)
+            threading.Thread(target=self._serve, args=(self.control.next_job,), daemon=True)
         )
         for number, thread in enumerate(lanes):
             thread.name = f"csm-lane-{number}" if number < len(lanes) - 1 else "csm-control"
             thread.start()
-        self.lanes.threads = lanes
+        self.core.lanes.threads = lanes
 
     def accept(self, op: Operation) -> None:
         """Take one mapped operation (main thread); blocks while the lanes are behind.
@@ -257,10 +139,10 @@ class Pipeline:
         Operations wait in a lock-free inbox and are admitted ``INBOX_BATCH`` at a time (or
         by a lane, so a quiet tap's records still go out), with one ledger read per batch.
         """
-        if self.lanes.fatal is not None:
-            raise self.lanes.fatal
-        self._inbox.append(op)
-        if len(self._inbox) >= INBOX_BATCH:
+        if self.core.lanes.fatal is not None:
+            raise self.core.lanes.fatal
+        self.core.inbox.append(op)
+        if len(self.core.inbox) >= INBOX_BATCH:
             self._drain(block=True)
 
     def associate(
@@ -275,25 +157,15 @@ class Pipeline:
         line: int | None,
     ) -> None:
         """A record of an association stream: add an organization to a customer."""
-        with self._cv:
-            self._admit_inbox()
-            token = f"{customer_stream}:{customer_id}"
+        with self.core.cv:
+            self.entry.admit_inbox()
             op = Operation(
                 CUSTOMER, "?", stream, org_refs=(ref,), record=record, seqs=[seq], line=line,
                 origin=ASSOCIATION,
             )  # fmt: skip
-            self.records.summary.task("association_records")
-            self.records.not_counted(seq)
-            key = self.assoc.customer_sources.get(token) or self.ledger.key_for_source(
-                CUSTOMER, customer_stream, customer_id
-            )
-            if key is None:
-                if token in self.assoc.customers_not_loaded:
-                    self._association_not_made(op, token, self.assoc.customers_not_loaded[token])
-                else:
-                    self.assoc.waiting.setdefault(token, []).append(op)
-                return
-            self._enter(self._as_customer(op, key))
+            self.core.records.summary.task("association_records")
+            self.core.records.not_counted(seq)
+            self.entry.associate(op, customer_stream, customer_id)
 
     def source_not_loaded(self, entity: str, stream: str, source_id: str, why: str) -> None:
         """A record the source described will not be loaded (skipped, deleted, refused): why.
@@ -305,31 +177,9 @@ class Pipeline:
         association records naming such a customer end (they waited to the end of input,
         holding STATE back, and were said to name a customer that "never appeared").
         """
-        with self._cv:
-            self._admit_inbox()
-            self._not_loaded(entity, stream, source_id, why)
-
-    def _not_loaded(self, entity: str, stream: str, source_id: str | None, why: str) -> None:
-        """See :meth:`source_not_loaded` (caller holds the lock)."""
-        if not source_id:
-            return
-        if entity == CUSTOMER:
-            # Consulted only when neither this run nor the ledger knows the customer (one
-            # entry per customer not loaded: a few bytes each, however long the run).
-            token = f"{stream}:{source_id}"
-            self.assoc.customers_not_loaded[token] = why
-            for op in self.assoc.waiting.pop(token, []):
-                self._association_not_made(op, token, why)
-            return
-        need = source_need(OrgRef("source", source_id, stream))
-        if need in self.lookups.source_names:
-            return  # another record of this source id was loaded: references find it
-        self.lookups.sources_not_loaded[need] = why
-        self._met(need)
-
-    def _association_not_made(self, op: Operation, token: str, why: str) -> None:
-        self.records.warn(op, f"customer {token} {why}: association not made")
-        self.records.end(entity=CUSTOMER, seqs=op.seqs, how=SKIPPED, counted=False)
+        with self.core.cv:
+            self.entry.admit_inbox()
+            self.entry.not_loaded(entity, stream, source_id, why)
 
     def delete(self, op: Operation, *, spare: str | None = None) -> None:
         """A record deleted in the source (``op.origin``: DELETION, or FLAG to flag it).
@@ -337,109 +187,88 @@ class Pipeline:
         ``op.identity`` may be empty: the ledger finds the record by its source id. ``spare``
         is a key never to delete (the record another was merged into: same email, one record).
         """
-        with self._cv:
-            self._admit_inbox()
-            if not op.identity and op.source_id:
-                key = self.ledger.key_for_source(op.entity, op.stream, op.source_id)
-                if key is not None:
-                    identity = (
-                        self._identity_of(key)
-                        if op.entity == CUSTOMER
-                        else self.lookups.spelling(key)
-                    )
-                    op = Operation(
-                        op.entity, identity, op.stream, source_id=op.source_id,
-                        details=op.details, record=op.record, seqs=op.seqs, origin=op.origin,
-                        line=op.line,
-                    )  # fmt: skip
-            if not op.identity or op.key == spare:
-                why = "deleted in the source; never loaded by this target: nothing to do"
-                self.records.end_op(op, SKIPPED, why)
-                self._not_loaded(op.entity, op.stream, op.source_id, DELETED_IN_SOURCE)
-                return
-            self._enter(op)
+        with self.core.cv:
+            self.entry.admit_inbox()
+            self.entry.deleted_in_source(op, spare=spare)
 
     def flush(self) -> None:
         """Send partial batches now instead of waiting for them to fill."""
-        with self._cv:
-            self._admit_inbox()
-            self.lanes.flush = True
-            self._cv.notify_all()
+        with self.core.cv:
+            self.entry.admit_inbox()
+            self.core.lanes.flush = True
+            self.core.cv.notify_all()
 
     def finish(self) -> None:
         """End of input: apply each state's end rule (see :mod:`.flow`) and wait for all."""
-        with self._cv:
-            self._admit_inbox()
-            self.lanes.finishing = True
-            for ticket in self.needs.oldest_on_sources(len(self.flow.live)):
-                self._release_sources(ticket)
-            for token, ops in self.assoc.waiting.items():
-                for op in ops:
-                    self._association_not_made(op, token, "never appeared")
-            self.assoc.waiting.clear()
-            self._cv.notify_all()
-            while not self._idle() and self.lanes.fatal is None:
-                self._cv.wait(0.5)
-            self.lanes.stopping = True
-            self._cv.notify_all()
-        for thread in self.lanes.threads:
+        with self.core.cv:
+            self.entry.admit_inbox()
+            self.core.lanes.finishing = True
+            for ticket in self.core.needs.oldest_on_sources(len(self.core.flow.live)):
+                self.router.release_sources(ticket)
+            self.entry.drop_waiting_associations()
+            self.core.cv.notify_all()
+            while not self.core.idle() and self.core.lanes.fatal is None:
+                self.core.cv.wait(0.5)
+            self.core.lanes.stopping = True
+            self.core.cv.notify_all()
+        for thread in self.core.lanes.threads:
             thread.join(timeout=30)
-        if self.lanes.fatal is not None:
-            raise self.lanes.fatal
-        self.records.summary.peak_tickets = self.flow.peak_queued
-        self.records.barrier.maybe_emit(force=True)
+        if self.core.lanes.fatal is not None:
+            raise self.core.lanes.fatal
+        self.core.records.summary.peak_tickets = self.core.flow.peak_queued
+        self.core.records.barrier.maybe_emit(force=True)
 
     def stop(self, grace_seconds: float) -> None:
         """Interrupted: submit nothing new, give tasks in flight ``grace_seconds`` to end."""
         deadline = time.monotonic() + grace_seconds
-        with self._cv:
-            self.lanes.stopping = True
-            self._cv.notify_all()
-            while self.lanes.busy and time.monotonic() < deadline:
-                self._cv.wait(0.2)
-        self.client.stop_event.set()
-        for thread in self.lanes.threads:
+        with self.core.cv:
+            self.core.lanes.stopping = True
+            self.core.cv.notify_all()
+            while self.core.lanes.busy and time.monotonic() < deadline:
+                self.core.cv.wait(0.2)
+        self.core.client.stop_event.set()
+        for thread in self.core.lanes.threads:
             thread.join(timeout=30)
-        self.records.barrier.maybe_emit(force=True)
+        self.core.records.barrier.maybe_emit(force=True)
 
     @property
     def failed(self) -> BaseException | None:
         """The error that stopped the lanes, if any."""
-        return self.lanes.fatal
+        return self.core.lanes.fatal
 
     def progress(self) -> dict[str, int]:
         """Tickets per state, and tasks in flight (for the progress log)."""
-        with self._cv:
-            counts = {state: count for state, count in self.flow.counts.items() if count}
+        with self.core.cv:
+            counts = {state: count for state, count in self.core.flow.counts.items() if count}
         counts["tasks_in_flight"] = self.gate.in_flight
         return counts
 
     def _fail(self, exc: BaseException) -> None:
-        with self._cv:
-            if self.lanes.fatal is None:
-                self.lanes.fatal = exc
-            self.lanes.stopping = True
-            self._cv.notify_all()
-        self.client.stop_event.set()
+        with self.core.cv:
+            if self.core.lanes.fatal is None:
+                self.core.lanes.fatal = exc
+            self.core.lanes.stopping = True
+            self.core.cv.notify_all()
+        self.core.client.stop_event.set()
 
-    def _idle(self) -> bool:
-        return not self._inbox and self.flow.empty() and not self._resumed and self.lanes.busy == 0
-
-    # ================================================================== admission
     def _drain(self, *, block: bool) -> None:
-        with self._cv:
-            if self.lanes.fatal is not None:
-                raise self.lanes.fatal
-            self._admit_inbox()
-            while block and self.flow.queued() >= self.max_queued and not self.lanes.stopping:
+        with self.core.cv:
+            if self.core.lanes.fatal is not None:
+                raise self.core.lanes.fatal
+            self.entry.admit_inbox()
+            while (
+                block
+                and self.core.flow.queued() >= self.max_queued
+                and not self.core.lanes.stopping
+            ):
                 self._make_room()
-                if self.flow.queued() < self.max_queued:
+                if self.core.flow.queued() < self.max_queued:
                     break
-                self._cv.notify_all()
-                self._cv.wait(0.5)
-            if self.lanes.fatal is not None:
-                raise self.lanes.fatal
-        self.records.barrier.maybe_emit()
+                self.core.cv.notify_all()
+                self.core.cv.wait(0.5)
+            if self.core.lanes.fatal is not None:
+                raise self.core.lanes.fatal
+        self.core.records.barrier.maybe_emit()
 
     def _make_room(self) -> None:
         """Over the bound with nothing else to wait for: release tickets waiting on sources.
@@ -451,360 +280,19 @@ class Pipeline:
         task slots empty at every release: the Kustomer end-to-end run, whose customers name
         companies the tap sends later, loaded at 230 records/s in those phases instead of 470.)
         """
-        on_sources = self.needs.oldest_on_sources(self.flow.queued())
-        others = self.flow.queued() - len(on_sources)
+        on_sources = self.core.needs.oldest_on_sources(self.core.flow.queued())
+        others = self.core.flow.queued() - len(on_sources)
         if others > 0:
             return  # the lanes or look-ups will make room
         for ticket in on_sources[: max(1, len(on_sources) - self.max_queued // 2)]:
-            self._release_sources(ticket)
-
-    def _admit_inbox(self) -> None:
-        """Admit what the reader left in the inbox (caller holds the lock)."""
-        if not self._inbox:
-            return
-        ops: list[Operation] = []
-        while self._inbox:  # popleft, not a copy and clear: the reader appends meanwhile
-            ops.append(self._inbox.popleft())
-        received: dict[str, int] = {}
-        for op in ops:
-            if op.origin == RECORD:
-                received[op.entity] = received.get(op.entity, 0) + 1
-        for entity, count in received.items():
-            self.records.received(entity, count)
-        learnt = [need for op in ops if (need := self._register(op))]
-        rows = {
-            entity: self.ledger.rows(entity, [op.key for op in ops if op.entity == entity])
-            for entity in {op.entity for op in ops}
-        }
-        for op in ops:
-            self._enter(op, rows[op.entity].get(op.key))
-            self._after_register(op)
-        for need in learnt:
-            self._met(need)
-            for key in sorted(self.assoc.deferred.pop(need, ())):
-                self._enter_deferred(
-                    key, OrgRef("source", need.split(":", 2)[2], need.split(":", 2)[1])
-                )
-
-    def _register(self, op: Operation) -> str | None:
-        """Learn the source id an operation stands for (before any merging or parking)."""
-        if not op.source_id or op.origin != RECORD:
-            return None
-        if op.entity == ORGANIZATION:
-            need = source_need(OrgRef("source", op.source_id, op.stream))
-            self.lookups.source_names[need] = op.key
-            self.lookups.sources_not_loaded.pop(need, None)
-            self.lookups.spellings.setdefault(op.key, op.identity)
-            return need
-        token = f"{op.stream}:{op.source_id}"
-        self.assoc.customer_sources[token] = op.key
-        self.assoc.customers_not_loaded.pop(token, None)
-        self.assoc.identities[op.key] = op.identity
-        return None
-
-    def _forget_registered(self, tickets: list[Ticket]) -> None:
-        """Customers now in the ledger (their submission is written): it answers for them.
-
-        The in-memory maps of :meth:`_register` hold only customers not yet written, so
-        memory stays flat however many customers a run loads.
-        """
-        with self._cv:
-            for ticket in tickets:
-                op = ticket.op
-                if op.entity != CUSTOMER:
-                    continue
-                for stream, source_id in op.sources:
-                    token = f"{stream}:{source_id}"
-                    if self.assoc.customer_sources.get(token) == op.key:
-                        del self.assoc.customer_sources[token]
-                self.assoc.identities.pop(op.key, None)
-
-    def _after_register(self, op: Operation) -> None:
-        """Associations that waited for this customer go in after it (and merge into it)."""
-        if op.entity == CUSTOMER and op.source_id and op.origin == RECORD:
-            for waiting in self.assoc.waiting.pop(f"{op.stream}:{op.source_id}", []):
-                self._enter(self._as_customer(waiting, op.key))
-
-    def _as_customer(self, op: Operation, key: str) -> Operation:
-        """An association operation addressed to the customer ``key``."""
-        return Operation(
-            CUSTOMER, self._identity_of(key), op.stream, org_refs=op.org_refs, record=op.record,
-            seqs=op.seqs, line=op.line, origin=op.origin,
-        )  # fmt: skip
-
-    def _identity_of(self, key: str) -> str:
-        if key in self.assoc.identities:
-            return self.assoc.identities[key]
-        row = self.ledger.get(CUSTOMER, key)
-        semantic = row.semantic() if row is not None else None
-        return str((semantic or {}).get("identity") or key)
-
-    def _enter(self, op: Operation, row: object = ...) -> None:
-        """An operation comes in: merge, park, skip as unchanged, or start its ticket."""
-        ek = (op.entity, op.key)
-        live = self.flow.live.get(ek)
-        if live is not None and live.state == IN_FLIGHT:
-            if ek in self.flow.parked and RECORD == op.origin == self.flow.parked[ek].op.origin:
-                self.records.merged(op.entity)
-            self.flow.park(op)
-            return
-        if live is not None:
-            if RECORD == op.origin == live.op.origin:
-                self.records.merged(op.entity)
-            self.needs.withdraw(live)
-            self.batcher.remove(live)
-            self.flow.move(live, ENDED)
-            op = live.op.merged_with(op)
-            row = ...
-        if row is ...:
-            row = self.ledger.get(op.entity, op.key)
-        if op.origin in (DELETION, FLAG):
-            self._enter_deletion(op, row)  # type: ignore[arg-type]
-            return
-        if row is None and live is None and self._sources_known:
-            self._warn_moved(op)
-        ticket = decide(
-            op,
-            row,  # type: ignore[arg-type]
-            run_id=self.ledger.run_id,
-            clear_empty_fields=self.settings.clear_empty_fields,
-        )
-        if ticket is None:
-            self.records.end_op(op, UNCHANGED)
-            if op.entity == ORGANIZATION:
-                self.lookups.organization_settled(op.key, op.identity, confirmed=True)
-                self._cv.notify_all()
-            return
-        ticket.probe = not self.settings.dry_run and (
-            (self.settings.probe_new_records and row is None)
-            or (self.settings.keep_before_images and ticket.phase != DELETE)
-        )
-        self._route(ticket)
-
-    def _warn_moved(self, op: Operation) -> None:
-        """A source record loaded before under another email or name (a new key here)."""
-        for stream, source_id in op.sources:
-            old = self.ledger.source_key(op.entity, stream, source_id)
-            if old is not None and old != op.key:
-                what = "email" if op.entity == CUSTOMER else "name"
-                self.records.warn(
-                    op,
-                    f"source record {stream}/{source_id} was loaded as {self._shown(op, old)}; "
-                    f"with its new {what} it makes another CSM {op.entity} (a CSM {op.entity}'s "
-                    f"{what} cannot change through the bulk API): the old one is left as it "
-                    "was",
-                )
-
-    def _shown(self, op: Operation, key: str) -> str:
-        return self._identity_of(key) if op.entity == CUSTOMER else self.lookups.spelling(key)
-
-    def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
-        """A record deleted in the source: flagged, or its CSM record deleted (see admission)."""
-        if op.origin == DELETION or row is None or row.status == LEDGER_DELETED:
-            # not in CSM after this (flagged ones stay, and their references with them)
-            self._not_loaded(op.entity, op.stream, op.source_id, DELETED_IN_SOURCE)
-        if op.origin == FLAG:
-            if row is None or row.status == LEDGER_DELETED:
-                self.records.end_op(op, SKIPPED, "deleted in the source; never loaded")
-                return
-            ticket = decide(op, row, run_id=self.ledger.run_id, clear_empty_fields=False)
-            if ticket is None:
-                self.records.end_op(op, UNCHANGED)
-            else:
-                self._route(ticket)
-            return
-        others = []
-        if op.source_id:
-            others = self.ledger.other_sources(op.entity, op.key, op.stream, op.source_id)
-            self.ledger.drop_source(op.entity, op.stream, op.source_id)
-        found = decide_deletion(
-            op, row, unverified=self.settings.delete_unverified, other_sources=others
-        )
-        if isinstance(found, str):
-            self.records.end_op(op, SKIPPED, found)
-            if (
-                row is not None
-                and row.status != LEDGER_DELETED
-                and (others or row.created_run is None)
-            ):
-                self.records.warn(op, found)
-            return
-        if self.deletes_left <= 0:
-            why = (
-                f"not deleted: max_deletes_per_run ({self.settings.max_deletes_per_run}) was "
-                "reached in this run (retry the dead letters, or raise the bound)"
-            )
-            self.records.end_op(op, FAILED, why)
-            return
-        self.deletes_left -= 1
-        self._route(found)
-
-    # ================================================================== routing
-    def _route(self, ticket: Ticket) -> None:
-        """Buffer a ticket for its phase, or make it wait for what it needs."""
-        needs = self._needs_of(ticket)
-        if needs:
-            if ticket.state != WAITING:
-                self.flow.move(ticket, WAITING)
-            for need in needs:
-                self.needs.add(ticket, need)
-            self.lookups.schedule(ticket, needs, self._organizations_on_their_way())
-            self._cv.notify_all()
-            return
-        self._warn_dropped(ticket)
-        self.flow.move(ticket, BUFFERED)
-        self.batcher.add(ticket)
-        self._cv.notify_all()
-
-    def _needs_of(self, ticket: Ticket) -> list[str]:
-        """What the ticket still needs (and, as a side effect, the ids it has)."""
-        return self._own_needs(ticket) + self._reference_needs(ticket)
-
-    def _own_needs(self, ticket: Ticket) -> list[str]:
-        """Its own CSM id (to clear or delete by id), and whether CSM held it before."""
-        op, needs = ticket.op, []
-        if ticket.probe and ticket.existed is None:
-            image = self.lookups.before_images.get(ticket.ek)
-            found, missing = self.lookups.own_id(op.entity, op.key)
-            wants_image = self.settings.keep_before_images
-            if missing or (found and (not wants_image or image is not None)):
-                ticket.existed = bool(found)
-                ticket.before = image or ticket.before
-            else:
-                if wants_image:
-                    self.lookups.want_profiles.add(ticket.ek)
-                needs.append(own_need(op.entity, op.key))
-        if ticket.phase in (CLEAR, DELETE) and ticket.csm_id is None:
-            found, missing = self.lookups.own_id(op.entity, op.key)
-            if found:
-                ticket.csm_id = found
-            elif missing and ticket.phase == CLEAR:
-                ticket.phases, ticket.clears = [UPSERT], ()  # nothing in CSM to clear
-            elif not missing:
-                needs.append(own_need(op.entity, op.key))
-            # missing and DELETE: not in CSM any more, the delete lane ends it as deleted
-        return needs
-
-    def _reference_needs(self, ticket: Ticket) -> list[str]:
-        """The CSM ids of the organizations a customer's upsert associates."""
-        op, needs = ticket.op, []
-        if op.entity != CUSTOMER or UPSERT not in ticket.phases:
-            return needs
-        ticket.org_ids = []
-        for ref in op.org_refs:
-            name_key = self.lookups.name_key(ref)
-            if name_key is None:
-                need = source_need(ref)
-                if need in ticket.released:
-                    continue
-                not_loaded = self.lookups.sources_not_loaded.get(need)
-                if not_loaded is not None or self.lanes.finishing:
-                    self._release_source(ticket, need, not_loaded)
-                    continue
-                needs.append(need)
-                continue
-            org_id = self.lookups.org_id(name_key)
-            if org_id is not None:
-                if org_id not in ticket.org_ids:
-                    ticket.org_ids.append(org_id)
-            elif name_key not in self.lookups.orgs_missing:
-                needs.append(org_need(name_key))
-        return needs
-
-    def _met(self, need: str) -> None:
-        """Something a ticket waited for is known (or known to be unavailable)."""
-        for ticket in self.needs.met(need):
-            if ticket.state == WAITING:
-                self._route(ticket)
-
-    def _release_sources(self, ticket: Ticket) -> None:
-        """Stop waiting for organizations no record has described: load without them."""
-        for need in [n for n in ticket.needs if n.startswith("src:")]:
-            self._release_source(ticket, need)
-        if ticket.state == WAITING:
-            self.needs.withdraw(ticket)
-            self._route(ticket)
-
-    def _release_source(self, ticket: Ticket, need: str, why: str | None = None) -> None:
-        ticket.released.add(need)
-        token = need.removeprefix("src:")
-        self.ledger.defer_associations([(ticket.op.key, f"source:{token}")])
-        self.assoc.deferred.setdefault(need, set()).add(ticket.op.key)
-        self.records.summary.task("associations_deferred")
-        self.records.warn(
-            ticket.op,
-            f"organization {token} {why or 'is not known yet'}: loaded without this "
-            "association, which is made when a run loads that organization",
-        )
-
-    def _warn_dropped(self, ticket: Ticket) -> None:
-        if ticket.op.entity != CUSTOMER or UPSERT not in ticket.phases:
-            return
-        for ref in ticket.op.org_refs:
-            name_key = (
-                self.lookups.source_names.get(source_need(ref))
-                if ref.kind == "source"
-                else ref.value.casefold()
-            )
-            if name_key is not None and name_key in self.lookups.orgs_missing:
-                spelling = self.lookups.spelling(name_key)
-                why = self.lookups.orgs_missing[name_key]
-                self.records.warn(ticket.op, f"organization {spelling!r} {why}: loaded without it")
-
-    def _release_deferred_at_start(self, pairs: list[tuple[str, str]]) -> None:
-        for key, token in pairs:
-            ref = OrgRef.from_token(token)
-            need = source_need(ref)
-            if self.lookups.name_key(ref) is not None:
-                self._enter_deferred(key, ref)
-            else:
-                self.assoc.deferred.setdefault(need, set()).add(key)
-
-    def _load_deferred_associations(self) -> None:
-        self._release_deferred_at_start(self.ledger.deferred_associations())
-
-    def _enter_deferred(self, key: str, ref: OrgRef) -> None:
-        """An association deferred earlier can be made now."""
-        self.ledger.drop_deferred([(key, ref.token)])
-        identity = self._identity_of(key)
-        self._enter(
-            Operation(CUSTOMER, identity, REFERENCED_STREAM, org_refs=(ref,), origin=DEFERRED)
-        )
-
-    # ================================================================ the endings
-    def _finish(
-        self, ticket: Ticket, how: str, reason: str | None = None, task_id: str | None = None
-    ) -> None:
-        """The one place a ticket ends: its record ends, its key frees, what waits goes on."""
-        self.flow.move(ticket, ENDED)
-        if ticket.op.origin in (ASSOCIATION, DEFERRED) and how != FAILED:
-            self.records.summary.task("associations_made")
-        self.records.end_op(ticket.op, how, reason, task_id)
-        if ticket.op.entity == ORGANIZATION and how == DELETED:
-            self._act_on(self.lookups.organization_deleted(ticket.op.key))
-        elif ticket.op.entity == ORGANIZATION:
-            self.lookups.organization_settled(
-                ticket.op.key, ticket.op.identity, confirmed=how != FAILED
-            )
-        parked = self.flow.unpark(ticket.ek)
-        if parked is not None:
-            self._enter(parked)
-        self._cv.notify_all()
-
-    def _phase_done(self, ticket: Ticket) -> None:
-        ticket.phases.pop(0)
-        ticket.submission = None
-        if ticket.phases:
-            self._route(ticket)
-        else:
-            self._finish(ticket, UPDATED if ticket.known else CREATED)
+            self.router.release_sources(ticket)
 
     # ====================================================================== lanes
     def _serve(self, next_job: Callable[[], Callable[[], None] | None]) -> None:
         """A lane's loop: take jobs until there are none; an error stops the whole run.
 
         ``next_job`` counts the lane busy (under the lock) before it hands a job over, so
-        :meth:`_idle` never sees a moment with work taken but not yet counted.
+        :meth:`.core.Core.idle` never sees a moment with work taken but not yet counted.
         """
         try:
             while True:
@@ -814,212 +302,15 @@ class Pipeline:
                 try:
                     job()
                 finally:
-                    with self._cv:
-                        self.lanes.busy -= 1
-                        self._cv.notify_all()
+                    with self.core.cv:
+                        self.core.lanes.busy -= 1
+                        self.core.cv.notify_all()
         except Interrupted:
             return  # stopping: what was in flight stays open in the ledger
         except BaseException as exc:  # noqa: BLE001 - any lane error stops the run cleanly
-            if self.lanes.stopping and isinstance(exc, FatalApiError):
+            if self.core.lanes.stopping and isinstance(exc, FatalApiError):
                 return
             self._fail(exc)
 
-    def _flushing(self) -> bool:
-        return self.lanes.finishing or self.lanes.flush
 
-    def _next_batch_job(self) -> Callable[[], None] | None:
-        with self._cv:
-            while True:
-                if self.lanes.stopping or self.lanes.fatal is not None:
-                    return None
-                self._admit_inbox()
-                if self._resumed:
-                    batch, sub = self._resumed.popleft()
-                    self.lanes.busy += 1
-                    return lambda: self._run(batch, sub)
-                now = time.monotonic()
-                filling = FILLING if self.needs.organizations_awaited else frozenset()
-                batch = self.batcher.take(now=now, flush=self._flushing(), filling=filling)
-                if batch is not None:
-                    for ticket in batch.tickets:
-                        self.flow.move(ticket, IN_FLIGHT)
-                    self.lanes.busy += 1
-                    self._cv.notify_all()  # room in memory: the reader may go on
-                    return lambda: self._run(batch, None)
-                if self.lanes.finishing and self._idle():
-                    return None
-                wait = self.batcher.wait_seconds(now, filling)
-                self._cv.wait(min(wait if wait is not None else 1.0, 1.0) + 0.001)
-
-    def _run(self, batch: Batch, sub: Submission | None) -> None:
-        """Send one batch (or resume an open submission) and settle what it says."""
-        if batch.kind[1] == DELETE:
-            self._run_deletes(batch)
-            return
-        if sub is None:
-            bad: list[tuple[Ticket, str]] = []
-            body, kept = encode_batch(batch, lambda t, why: bad.append((t, why)))
-            if bad:
-                with self._cv:
-                    for ticket, why in bad:
-                        self._finish(ticket, FAILED, why)
-            if not kept:
-                return
-            batch.tickets = kept
-            sub = Submission(batch.endpoint, body, batch.kind[0], batch.size)
-            self.ledger.prepare(
-                key=sub.key, entity=batch.kind[0], phase=batch.kind[1], endpoint=sub.endpoint,
-                body=body, ops=[t.op for t in kept],
-            )  # fmt: skip
-            for ticket in kept:
-                ticket.submission = sub.key
-            self._forget_registered(kept)
-        result = self.runner.run(sub)
-        judgement = judge(batch, result, max_attempts=self.settings.max_task_attempts)
-        final = [t for t in judgement.done if len(t.phases) == 1]
-        self.ledger.settle(
-            sub.key,
-            confirmed=[t.op for t in final],
-            failed=[(t.op, why) for t, why in judgement.failed],
-            ended=True,
-            history=[(t.op, history_action(t), t.before) for t in final],
-            created=[t.op for t in final if not t.known and t.existed is False],
-        )
-        for org_id in judgement.forgotten_org_ids:
-            names = self.ledger.forget_organization_id(org_id)
-            self.ledger.mark_unknown(ORGANIZATION, names, f"CSM no longer knows id {org_id}")
-        with self._cv:
-            self._apply(judgement, result.task_id)
-
-    def _run_deletes(self, batch: Batch) -> None:
-        """Delete each record of the batch in CSM (single-record requests: no bulk deletes)."""
-        done: list[Ticket] = []
-        failed: list[tuple[Ticket, str]] = []
-        for ticket in batch.tickets:
-            if ticket.csm_id is None or self.settings.dry_run:
-                done.append(ticket)  # already gone from CSM (or a dry run): nothing to send
-                continue
-            try:
-                self.client.delete_record(ticket.op.entity, ticket.csm_id)
-            except RequestRejected as exc:
-                failed.append((ticket, f"CSM refused to delete it: {exc}"))
-                continue
-            done.append(ticket)
-        self.ledger.mark_deleted([(t.op, t.before) for t in done])
-        self.ledger.settle(None, failed=[(t.op, why) for t, why in failed])
-        with self._cv:
-            for ticket in done:
-                if ticket.op.entity == ORGANIZATION:
-                    self.lookups.org_ids.pop(ticket.op.key, None)
-                self._finish(ticket, DELETED)
-            for ticket, why in failed:
-                self._finish(ticket, FAILED, why)
-
-    def _apply(self, judgement: Judgement, task_id: str | None) -> None:
-        """Move each ticket as the judgement says (caller holds the lock)."""
-        for what, count in judgement.tasks.items():
-            self.records.summary.task(what, count)
-        for org_id in judgement.forgotten_org_ids:
-            self.lookups.forget_org_id(org_id)
-        for ticket in judgement.done:
-            self._phase_done(ticket)
-        for ticket, reason in judgement.failed:
-            self._finish(ticket, FAILED, reason, task_id)
-        for again in reversed(judgement.again):
-            self.records.summary.task("resubmitted")
-            for ticket in again.tickets:
-                ticket.submission = None
-                self.flow.move(ticket, BUFFERED)
-            self.batcher.requeue(again)
-        for ticket in judgement.resolve_again:
-            ticket.submission = None
-            self._route(ticket)
-        self._cv.notify_all()
-        self.records.barrier.maybe_emit()
-
-    # ============================================================== control lane
-    # ============================================================== control lane
-    def _organizations_on_their_way(self) -> set[str]:
-        """Organizations this run is writing, in any state.
-
-        A probe or a clear makes an organization wait for its own id first; customers naming
-        it are looked up when it settles, never before, when CSM cannot hold it yet.
-        """
-        return {key for entity, key in self.flow.live if entity == ORGANIZATION}
-
-    def _next_lookup_job(self) -> Callable[[], None] | None:
-        with self._cv:
-            while True:
-                if self.lanes.stopping or self.lanes.fatal is not None:
-                    return None
-                job = self.lookups.next_job(self._organizations_on_their_way())
-                if job is not None:
-                    self.lanes.busy += 1
-                    return lambda: self._look_up(job)
-                if self.lanes.finishing and self._idle():
-                    return None
-                due_at = self.lookups.next_due_at()
-                wait = 1.0 if due_at is None else max(0.01, min(1.0, due_at - time.monotonic()))
-                self._cv.wait(wait)
-
-    def _look_up(self, job: Job) -> None:
-        """Ask CSM (outside the lock), then act on what the answer decides."""
-        if self.settings.dry_run:
-            found = {k: f"dry-run:{k}" for k in job.asked}
-        elif job.entity == ORGANIZATION:
-            results = self.client.fetch_organizations(list(job.asked.values()))
-            named = [(str(r["name"]), str(r["id"])) for r in results if r.get("name")]
-            found = {name.casefold(): csm_id for name, csm_id in named}
-            self.ledger.set_organization_ids(named)
-        else:
-            found = self.client.find_customer_ids(list(job.asked.values()))
-            self.ledger.set_customer_ids(found.items())
-        with self._cv:
-            answer = self.lookups.answered(job, found)
-            self._act_on(answer)
-        if answer.read:
-            images = {}
-            if not self.settings.dry_run:
-                profiles = self.client.fetch_profiles(job.entity, list(answer.read.values()))
-                key_of = {csm_id: key for key, csm_id in answer.read.items()}
-                for profile in profiles:
-                    key = key_of.get(str(profile["id"]))
-                    if key is not None:
-                        semantic = profile_semantic(job.entity, profile)
-                        images[key] = json.dumps(semantic, sort_keys=True, separators=(",", ":"))
-            with self._cv:
-                self._act_on(self.lookups.profiles_read(job.entity, answer.read, images))
-
-    def _act_on(self, answer: Answer) -> None:
-        """Needs met go on; organizations nobody has are created by name (lock held)."""
-        for need in answer.met:
-            self._met(need)
-        for spelling in answer.create:
-            self.records.summary.task("organizations_created_for_references")
-            self._enter(Operation(ORGANIZATION, spelling, REFERENCED_STREAM, origin=REFERENCED))
-        self._cv.notify_all()
-
-    # ================================================================== recovery
-    def _resume_open_submissions(self) -> None:
-        """Submissions an earlier run left open are settled before anything newer is sent."""
-        work = open_work(self.ledger)
-        for open_ in work.lost:
-            self.ledger.mark_unknown(
-                open_.entity, open_.keys, "outcome unknown (an earlier run stopped)"
-            )
-            self.ledger.end_submission(open_.key)
-        for batch, sub in work.resumable:
-            for ticket in batch.tickets:
-                self.flow.move(ticket, IN_FLIGHT)
-            self.logger.info(
-                "Taking up submission %s (%d %s records) that an earlier run left %s.",
-                sub.key,
-                len(batch.tickets),
-                sub.entity,
-                f"in task {sub.task_id}" if sub.task_id else "before CSM answered",
-            )
-            self._resumed.append((batch, sub))
-            self.records.summary.task("resumed_from_ledger")
-
-
-__all__ = ["Batch", "OrgRef", "Pipeline", "PipelineSettings"]
+__all__ = ["FIRST_WRITTEN", "Batch", "OrgRef", "Pipeline", "PipelineSettings"]
