@@ -60,8 +60,6 @@ class Associations:
     customer_sources: dict[str, str] = field(default_factory=dict)  # "stream:id" -> key
     identities: dict[str, str] = field(default_factory=dict)  # customer key -> email as sent
     waiting: dict[str, list[Operation]] = field(default_factory=dict)  # by customer token
-    #: Customers whose record came but is not loaded (token -> why): their associations end.
-    customers_not_loaded: dict[str, str] = field(default_factory=dict)
     deferred: dict[str, set[str]] = field(default_factory=dict)  # org source need -> keys
 
 

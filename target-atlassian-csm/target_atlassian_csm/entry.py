@@ -93,7 +93,6 @@ class Entry:
             return need
         token = f"{op.stream}:{op.source_id}"
         self.core.assoc.customer_sources[token] = op.key
-        self.core.assoc.customers_not_loaded.pop(token, None)
         self.core.assoc.identities[op.key] = op.identity
         return None
 
@@ -127,11 +126,7 @@ class Entry:
             CUSTOMER, customer_stream, customer_id
         )
         if key is None:
-            why = self.core.assoc.customers_not_loaded.get(token)
-            if why is not None:
-                self._association_not_made(op, token, why)
-            else:
-                self.core.assoc.waiting.setdefault(token, []).append(op)
+            self.core.assoc.waiting.setdefault(token, []).append(op)
             return
         self.enter(self._as_customer(op, key))
 
@@ -229,15 +224,17 @@ class Entry:
         if not op.identity or op.key == spare:
             why = "deleted in the source; never loaded by this target: nothing to do"
             self.core.records.end_op(op, SKIPPED, why)
-            self.not_loaded(op.entity, op.stream, op.source_id, DELETED_IN_SOURCE)
+            if op.entity == ORGANIZATION:
+                self._gone(op, spare)
             return
         self.enter(op)
 
     def _enter_deletion(self, op: Operation, row: LedgerRow | None) -> None:
         """A record deleted in the source: flagged, or its CSM record deleted (see admission)."""
-        if op.origin == DELETION or row is None or row.status == LEDGER_DELETED:
-            # not in CSM after this (flagged ones stay, and their references with them)
-            self.not_loaded(op.entity, op.stream, op.source_id, DELETED_IN_SOURCE)
+        if op.entity == ORGANIZATION and (
+            op.origin == DELETION or row is None or row.status == LEDGER_DELETED
+        ):  # not in CSM after this (flagged ones stay, and their references with them)
+            self._gone(op, None)
         if op.origin == FLAG:
             if row is None or row.status == LEDGER_DELETED:
                 self.core.records.end_op(op, SKIPPED, "deleted in the source; never loaded")
@@ -274,23 +271,33 @@ class Entry:
         self.deletes_left -= 1
         self.router.route(found)
 
-    def not_loaded(self, entity: str, stream: str, source_id: str | None, why: str) -> None:
+    def not_loaded(self, stream: str, source_id: str | None, why: str) -> None:
         """See :meth:`.pipeline.Pipeline.source_not_loaded` (caller holds the lock)."""
         if not source_id:
             return
-        if entity == CUSTOMER:
-            # Consulted only when neither this run nor the ledger knows the customer (one
-            # entry per customer not loaded: a few bytes each, however long the run).
-            token = f"{stream}:{source_id}"
-            self.core.assoc.customers_not_loaded[token] = why
-            for op in self.core.assoc.waiting.pop(token, []):
-                self._association_not_made(op, token, why)
-            return
         need = source_need(OrgRef("source", source_id, stream))
         if need in self.core.lookups.source_names:
-            return  # another record of this source id was loaded: references find it
+            return  # an earlier record of this source id was loaded: references find it
         self.core.lookups.sources_not_loaded[need] = why
         self.router.met(need)
+
+    def _gone(self, op: Operation, spare: str | None) -> None:
+        """An organization's source id the source deleted (or merged into ``spare``).
+
+        Merged into another organization: references to the old id name the survivor. Else
+        the id names nothing in CSM any more, even if an earlier record of it was loaded in
+        this run (references would create it again by name): customers load without it.
+        """
+        if not op.source_id:
+            return
+        need = source_need(OrgRef("source", op.source_id, op.stream))
+        if spare is not None:
+            self.core.lookups.source_names[need] = spare
+            self.core.lookups.sources_not_loaded.pop(need, None)
+            self.router.met(need)
+            return
+        self.core.lookups.source_names.pop(need, None)
+        self.not_loaded(op.stream, op.source_id, DELETED_IN_SOURCE)
 
     def drop_waiting_associations(self) -> None:
         """End of input: associations whose customer never appeared are not made."""

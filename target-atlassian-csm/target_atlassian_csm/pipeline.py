@@ -167,19 +167,18 @@ class Pipeline:
             self.core.records.not_counted(seq)
             self.entry.associate(op, customer_stream, customer_id)
 
-    def source_not_loaded(self, entity: str, stream: str, source_id: str, why: str) -> None:
-        """A record the source described will not be loaded (skipped, deleted, refused): why.
+    def source_not_loaded(self, stream: str, source_id: str, why: str) -> None:
+        """An organization record the source described will not be loaded, and why.
 
-        What names it by its source id goes on at once instead of waiting for a record that
-        already came: customers naming such an organization load without it (the association
-        deferred, made if a run loads it) -- they waited to the bound of tickets held, which
-        kept batches partial (the Kustomer end-to-end run's customers of deleted companies);
-        association records naming such a customer end (they waited to the end of input,
-        holding STATE back, and were said to name a customer that "never appeared").
+        Skipped or deleted in the source, or refused: customers that name it by its source id
+        go on without it at once (the association deferred, made when this run or a later one
+        loads it), instead of waiting for a record that already came -- up to the bound of
+        tickets held, which kept batches partial (the Kustomer end-to-end run's customers of
+        deleted companies).
         """
         with self.core.cv:
             self.entry.admit_inbox()
-            self.entry.not_loaded(entity, stream, source_id, why)
+            self.entry.not_loaded(stream, source_id, why)
 
     def delete(self, op: Operation, *, spare: str | None = None) -> None:
         """A record deleted in the source (``op.origin``: DELETION, or FLAG to flag it).

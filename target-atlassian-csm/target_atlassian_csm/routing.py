@@ -119,7 +119,7 @@ class Router:
         self.core.records.warn(
             ticket.op,
             f"organization {token} {why or 'is not known yet'}: loaded without this "
-            "association, which is made when a run loads that organization",
+            "association, which is made when this run or a later one loads that organization",
         )
 
     def _warn_dropped(self, ticket: Ticket) -> None:

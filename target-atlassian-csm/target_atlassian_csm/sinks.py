@@ -228,13 +228,10 @@ class CsmSink(_Unloaded):
                 line=item.line,
                 counted=self.rule.entity != ASSOCIATION_ENTITY,
             )
-            if self.rule.entity != ASSOCIATION_ENTITY:  # what names it must not wait for it
-                self.csm_target.runtime.pipeline.source_not_loaded(
-                    self.entity,
-                    self.stream_name,
-                    self._source_id(record) or "",
-                    _not_loaded_why(problem, result),
-                )
+            source_id = self._source_id(record) if self.entity == ORGANIZATION else None
+            if source_id:  # customers that name it must not wait for it
+                why = _not_loaded_why(problem, result)
+                self.csm_target.runtime.pipeline.source_not_loaded(self.stream_name, source_id, why)
             return
         result.seqs = [item.seq]
         result.line = item.line
@@ -362,7 +359,7 @@ __all__ = ["IGNORE", "ConfigurationError", "CsmSink", "IgnoredSink", "MetadataSi
 
 
 def _not_loaded_why(problem: str | None, result: Any) -> str:
-    """Why a record is not loaded, as said of it in the warnings of what names it."""
+    """Why an organization record is not loaded, as said of it in its customers' warnings."""
     if problem is not None:
         return f"was not loaded ({problem})"
     if isinstance(result, Deleted):

@@ -227,30 +227,62 @@ def test_customers_of_an_organization_not_loaded_go_on_without_it(
     assert orgs_of(csm)["c2@x.io"] == {"Back"}
 
 
-@pytest.mark.parametrize("links_first", [False, True])
-def test_associations_of_a_customer_not_loaded_end_with_the_reason(csm, tmp_path, links_first):
-    """An association record naming a customer whose record came but is not loaded (deleted
-    in the source) ends at once with that reason; it waited to the end of input and was said
-    to name a customer that "never appeared"."""
+def test_a_customer_deleted_then_restored_in_one_run_keeps_its_association(csm, tmp_path):
+    """An association record waits for its customer even past a record of it that is not
+    loaded: a later record of the same customer in this run takes it."""
     mapping = {**MAPPING, "customers": {**MAPPING["customers"], "deleted_when": {"deleted": True}}}
     config = target_config(csm, tmp_path, mapping=mapping)
-    orgs = stream("organizations", ORG_PROPS, [{"id": "o1", "name": "Acme"}])
-    people = stream(
-        "customers",
-        {**CUSTOMER_PROPS, "deleted": ["boolean", "null"]},
-        [{"id": "c1", "email": "c1@x.io", "deleted": True}, {"id": "c2", "email": "c2@x.io"}],
-    )
-    links = stream(
-        "links",
-        LINK_PROPS,
-        [{"contact": "c1", "company": "o1"}, {"contact": "c2", "company": "o1"}],
-    )
-    messages = [*orgs, *links, *people] if links_first else [*orgs, *people, *links]
-    result = run_target(config, [*messages, state_msg({"done": True})])
+    props = {**CUSTOMER_PROPS, "deleted": ["boolean", "null"]}
+    messages = [
+        *stream("organizations", ORG_PROPS, [{"id": "o1", "name": "Acme"}]),
+        *stream("customers", props, [{"id": "c1", "email": "c1@x.io", "deleted": True}]),
+        *stream("links", LINK_PROPS, [{"contact": "c1", "company": "o1"}]),
+        record_msg("customers", {"id": "c1", "email": "c1@x.io", "deleted": False}),
+        state_msg({"done": True}),
+    ]
+    result = run_target(config, messages)
     assert result.exit_code == 0
-    assert orgs_of(csm) == {"c2@x.io": {"Acme"}}
-    (warning,) = [d for d in result.dead_letters if d["stream"] == "links"]
-    assert warning["reason"] == (
-        "customer customers:c1 is deleted in the source: association not made"
-    )
-    assert result.states[-1] == {"done": True}
+    assert orgs_of(csm) == {"c1@x.io": {"Acme"}}
+
+
+def test_an_organization_loaded_then_deleted_in_one_run_is_not_made_again(csm, tmp_path):
+    """delete_policy delete: an organization whose latest record says deleted is not created
+    again by the customers that name it by its source id."""
+    mapping = {
+        **MAPPING,
+        "organizations": {**MAPPING["organizations"], "deleted_when": {"deleted": True}},
+    }
+    config = target_config(csm, tmp_path, mapping=mapping, delete_policy="delete")
+    props = {**ORG_PROPS, "deleted": ["boolean", "null"]}
+    messages = [
+        *stream("organizations", props, [{"id": "o1", "name": "Acme"}]),
+        record_msg("organizations", {"id": "o1", "name": "Acme", "deleted": True}),
+        *stream("customers", CUSTOMER_PROPS, [{"id": "c1", "email": "c1@x.io", "org_id": "o1"}]),
+        state_msg({"done": True}),
+    ]
+    result = run_target(config, messages)
+    assert result.exit_code == 0
+    assert orgs_of(csm) == {"c1@x.io": set()}
+    assert not [o for o in csm.state()["organizations"] if o["name"] == "Acme"]
+    (warning,) = [d for d in result.dead_letters if d["entity"] == "customer"]
+    assert "organization organizations:o1 is deleted in the source" in warning["reason"]
+
+
+def test_customers_naming_a_merged_organization_id_get_the_survivor(csm, tmp_path):
+    """An organization id merged into another (HubSpot's hs_merged_object_ids) names the
+    survivor: customers naming the old id are associated with it, not told it was deleted."""
+    mapping = {
+        **MAPPING,
+        "organizations": {**MAPPING["organizations"], "merged_ids": "merged"},
+    }
+    config = target_config(csm, tmp_path, mapping=mapping, delete_policy="delete")
+    props = {**ORG_PROPS, "merged": ["string", "null"]}
+    messages = [
+        *stream("organizations", props, [{"id": "o2", "name": "Acme", "merged": "o1"}]),
+        *stream("customers", CUSTOMER_PROPS, [{"id": "c1", "email": "c1@x.io", "org_id": "o1"}]),
+        state_msg({"done": True}),
+    ]
+    result = run_target(config, messages)
+    assert result.exit_code == 0
+    assert orgs_of(csm) == {"c1@x.io": {"Acme"}}
+    assert not [d for d in result.dead_letters if d["entity"] == "customer"]
