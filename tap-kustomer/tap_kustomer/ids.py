@@ -16,7 +16,8 @@ import re
 from bisect import bisect_right
 from typing import Any
 
-_OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+#: A Kustomer ObjectId: exactly 24 lowercase hex digits, packed here in WIDTH bytes.
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 WIDTH = 12
 #: Ids kept in the Python set before they are packed into a run.
 RUN = 4096
@@ -34,7 +35,7 @@ def compact_id(obj_id: Any) -> Any:
     """
     if not isinstance(obj_id, str):
         return ("id", obj_id)
-    return int(obj_id, 16) if _OBJECT_ID.fullmatch(obj_id) else obj_id
+    return int(obj_id, 16) if OBJECT_ID.fullmatch(obj_id) else obj_id
 
 
 def fence(run: bytes | bytearray) -> list[bytes]:

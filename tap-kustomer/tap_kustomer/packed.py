@@ -14,18 +14,18 @@ same order.
 from __future__ import annotations
 
 import heapq
-import re
 from collections.abc import Iterator
+
+from tap_kustomer.ids import OBJECT_ID
+from tap_kustomer.ids import WIDTH as ID
 
 #: (timestamp, id, offset, length)
 Entry = tuple[str, str, int, int]
 
-TS, ID, OFFSET, LENGTH = 24, 12, 8, 4
+TS, OFFSET, LENGTH = 24, 8, 4
 WIDTH = TS + ID + OFFSET + LENGTH
 #: Entries sorted together into one run.
 RUN = 4096
-
-_OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 
 
 def pack(entry: Entry) -> bytes | None:
@@ -37,7 +37,7 @@ def pack(entry: Entry) -> bytes | None:
     ts, obj_id, offset, length = entry
     if not (isinstance(ts, str) and len(ts) == TS and ts.isascii()):
         return None
-    if not (isinstance(obj_id, str) and _OBJECT_ID.fullmatch(obj_id)):
+    if not (isinstance(obj_id, str) and OBJECT_ID.fullmatch(obj_id)):
         return None
     if not (0 <= offset < 1 << (8 * OFFSET) and 0 <= length < 1 << (8 * LENGTH)):
         return None
