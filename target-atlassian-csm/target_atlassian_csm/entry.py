@@ -303,12 +303,9 @@ class Entry:
         """End of input: associations whose customer never appeared are not made."""
         for token, ops in self.core.assoc.waiting.items():
             for op in ops:
-                self._association_not_made(op, token, "never appeared")
+                self.core.records.warn(op, f"customer {token} never appeared: association not made")
+                self.core.records.end(entity=CUSTOMER, seqs=op.seqs, how=SKIPPED, counted=False)
         self.core.assoc.waiting.clear()
-
-    def _association_not_made(self, op: Operation, token: str, why: str) -> None:
-        self.core.records.warn(op, f"customer {token} {why}: association not made")
-        self.core.records.end(entity=CUSTOMER, seqs=op.seqs, how=SKIPPED, counted=False)
 
     def load_deferred_associations(self) -> None:
         """At start: the associations earlier runs deferred, made or waiting for their org."""
