@@ -240,9 +240,12 @@ def user_project(folder: Path, tap: str) -> Project:
     return project
 
 
-def run_user(project: Project, settings: dict[str, str], tmp: Path, **yml: float) -> Run:
+def run_user(
+    project: Project, settings: dict[str, str], tmp: Path, source: tuple[str, Any], **yml: float
+) -> Run:
     """Warm Meltano (system database, catalog cache) with ``meltano invoke --dump=catalog``,
-    then the literal ``meltano run <tap> target-atlassian-csm``, timed. ``yml``: target
+    then the literal ``meltano run <tap> target-atlassian-csm``, timed; notes how many of the
+    ``source`` sandbox's requests (label, app) the warm-up made. ``yml``: target
     settings written into meltano.yml (``meltano config set``): Meltano 4.4.1 fails on a
     ``decimal`` setting given as an environment variable (``Decimal`` is not JSON
     serializable), so ``batch_max_wait_seconds`` cannot be one."""
@@ -267,7 +270,15 @@ def run_user(project: Project, settings: dict[str, str], tmp: Path, **yml: float
         f"(created the system database, ran discovery; catalog cache key "
         f"{'written' if key.exists() else 'NOT written'})"
     )
+    label, app = source
+    warm_requests = sum(1 for e in app.journal.entries() if e.at < run.started)
+    run.notes.append(f"warm-up {label} requests (left out below): {warm_requests}")
     return run
+
+
+def run_entries(app: Any, run: Run) -> list[Any]:
+    """The requests ``app``'s sandbox received during the run (not the warm-up's)."""
+    return [e for e in app.journal.entries() if e.at >= run.started]
 
 
 # ----------------------------------------------------------------------------- CSM side
@@ -540,13 +551,12 @@ def hubspot_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
                     TAP_HUBSPOT_CONTACTS_ACCESS_TOKEN=knobs_h["access_tokens"][0],
                     TAP_HUBSPOT_CONTACTS_SEARCH_INDEX_LAG_SECONDS="0",
                 )
-            run = run_user(project, settings, tmp, batch_max_wait_seconds=args.batch_max_wait)
-            # the warm-up's discovery requests are not the run's
-            h_entries = hubspot.journal.entries()
-            warm_requests = sum(1 for e in h_entries if e.at < run.started)
-            run.notes.append(f"warm-up HubSpot requests (left out below): {warm_requests}")
+            run = run_user(
+                project, settings, tmp, ("HubSpot", hubspot),
+                batch_max_wait_seconds=args.batch_max_wait,
+            )  # fmt: skip
         summary, c_entries, snapshot = finish(run, tmp, args.keep, csm, hubspot=hubspot)
-        h_entries = [e for e in hubspot.journal.entries() if e.at >= run.started]
+        h_entries = run_entries(hubspot, run)
 
     h_status = Counter(e.status for e in h_entries)
     burst_per_s = float(knobs_h["burst_limit"]) / float(knobs_h["burst_window_seconds"])
@@ -666,11 +676,12 @@ def kustomer_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
                 "TAP_KUSTOMER_API_KEY": str(knobs_k["api_key"]),
                 "TAP_KUSTOMER_INDEX_LAG_SECONDS": "0",
             }
-            run = run_user(project, settings, tmp, batch_max_wait_seconds=args.batch_max_wait)
-            warm = sum(1 for e in kustomer.journal.entries() if e.at < run.started)
-            run.notes.append(f"warm-up Kustomer requests (left out below): {warm}")
+            run = run_user(
+                project, settings, tmp, ("Kustomer", kustomer),
+                batch_max_wait_seconds=args.batch_max_wait,
+            )  # fmt: skip
         summary, c_entries, snapshot = finish(run, tmp, args.keep, csm, kustomer=kustomer)
-        k_entries = [e for e in kustomer.journal.entries() if e.at >= run.started]
+        k_entries = run_entries(kustomer, run)
     searches = sum(1 for e in k_entries if "/search" in e.path)
     # The fewest searches: one page of 500 per stream's records, one more per stream for the
     # archive search (the tap reads both), whatever the reading of the sorts.
